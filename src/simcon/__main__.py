@@ -1,0 +1,3 @@
+from simcon.cli.main import main
+
+raise SystemExit(main())

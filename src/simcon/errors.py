@@ -1,0 +1,112 @@
+"""The exceptions SimCon raises, one class per kind of failure a user can act on.
+
+Every error carries its context as attributes (container id, file, JSON path, step, errno) and renders one
+lowercase line. Layers below the CLI raise these (or ``OSError``, which keeps errno and path); only
+``simcon.cli.main`` turns them into output and exit codes.
+
+Some texts are matched by engines and must not change: containerd looks for ``container does not exist``, and
+engines use ``container with given ID already exists``, ``container not running`` and
+``executable file not found in $PATH``.
+"""
+
+from __future__ import annotations
+
+
+class SimconError(Exception):
+    """Base class: a failure explained in one line, with optional hint for the user."""
+
+    def __init__(self, message: str, *, container_id: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.container_id = container_id
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SimconError):
+    """The command line itself is wrong (missing argument, bad flag value)."""
+
+
+class ConfigError(SimconError):
+    """config.json (or another JSON input) is invalid; names the file and the JSON path."""
+
+    def __init__(self, file: str, json_path: str, problem: str) -> None:
+        where = f"{file}: {json_path}" if json_path else file
+        super().__init__(f"{where}: {problem}")
+        self.file = file
+        self.json_path = json_path
+        self.problem = problem
+
+
+class InvalidIdError(SimconError):
+    def __init__(self, container_id: str, reason: str) -> None:
+        super().__init__(f"invalid container id {container_id!r}: {reason}")
+        self.reason = reason
+
+
+class ContainerNotFoundError(SimconError):
+    def __init__(self, container_id: str) -> None:
+        super().__init__("container does not exist", container_id=container_id)
+
+
+class ContainerExistsError(SimconError):
+    def __init__(self, container_id: str) -> None:
+        super().__init__("container with given ID already exists", container_id=container_id)
+
+
+class ContainerNotRunningError(SimconError):
+    def __init__(self, container_id: str) -> None:
+        super().__init__("container not running", container_id=container_id)
+
+
+class InvalidStateError(SimconError):
+    """An operation is not allowed in the container's current status (see ``runtime.status``)."""
+
+    def __init__(self, container_id: str, operation: str, status: str, detail: str = "") -> None:
+        text = f"cannot {operation} a container that is {status}"
+        super().__init__(f"{text}: {detail}" if detail else text, container_id=container_id)
+        self.operation = operation
+        self.status = status
+
+
+class StateError(SimconError):
+    """The state directory of a container is unreadable or corrupt."""
+
+
+class InitError(SimconError):
+    """A step of the container's setup failed inside a child process.
+
+    The child sends (step, errno, message, path) over the sync socket; the parent raises this.
+    """
+
+    def __init__(self, step: str, message: str, *, errno: int = 0, path: str = "") -> None:
+        parts = [step]
+        if path:
+            parts.append(f"`{path}`")
+        super().__init__(f"{' '.join(parts)}: {message}")
+        self.step = step
+        self.errno = errno
+        self.path = path
+
+
+class HookError(SimconError):
+    def __init__(self, kind: str, index: int, path: str, problem: str) -> None:
+        super().__init__(f"{kind} hook #{index} `{path}`: {problem}")
+        self.kind = kind
+        self.index = index
+        self.path = path
+
+
+class CgroupError(SimconError):
+    """A cgroup could not be created, joined, written or removed; names the file."""
+
+    def __init__(self, message: str, *, path: str = "", errno: int = 0) -> None:
+        super().__init__(f"cgroup `{path}`: {message}" if path else f"cgroup: {message}")
+        self.path = path
+        self.errno = errno
+
+
+class UnsupportedError(SimconError):
+    """A feature the config or command line asks for that this host or SimCon cannot provide."""
