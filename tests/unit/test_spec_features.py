@@ -1,0 +1,42 @@
+"""simcon.spec.features: the features.md document, truthful about what SimCon lacks."""
+
+from __future__ import annotations
+
+import json
+
+import simcon
+from simcon.spec import features_document
+from simcon.spec.constants import MOUNT_OPTIONS, RECURSIVE_MOUNT_OPTIONS
+
+
+def test_features_document_shape():
+    doc = features_document()
+    assert doc["ociVersionMin"] == "1.0.0" and doc["ociVersionMax"] == "1.2.0"
+    assert doc["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                            "poststop"]
+    assert set(doc["linux"]["namespaces"]) == {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
+    assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"] and len(doc["linux"]["capabilities"]) == 41
+    assert doc["annotations"] == {"io.github.simcon.version": simcon.__version__}
+    json.dumps(doc)  # plain JSON data
+
+
+def test_unsupported_things_are_false():
+    linux = features_document()["linux"]
+    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
+    for feature in ("seccomp", "apparmor", "selinux", "intelRdt"):
+        assert linux[feature] == {"enabled": False}
+    assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+
+
+def test_mount_options_are_flags_and_propagation_only():
+    options = features_document()["mountOptions"]
+    assert options == sorted(MOUNT_OPTIONS)
+    for name in ("ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind", "rprivate", "rslave", "strictatime"):
+        assert name in options
+    assert not any("=" in o for o in options)
+
+
+def test_recursive_flag_options_are_not_claimed_until_supported():
+    options = set(features_document()["mountOptions"])
+    assert options.isdisjoint(RECURSIVE_MOUNT_OPTIONS)
+    assert "rro" in RECURSIVE_MOUNT_OPTIONS and "tmpcopyup" not in options and "idmap" not in options
