@@ -1,0 +1,42 @@
+# SimCon developer entry points. Run as root on Debian 12 (containers need it):
+#   make demo    one busybox container, its hostname, its `ps` and its exit status
+#   make test    the whole test suite (unit + integration)
+#   make bench   simcon next to runc and crun (bench/run.sh, docs/performance.md)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Always Debian's interpreter: `python3` on PATH may be a slow pyenv shim.
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+# Re-done when pyproject.toml (the dependencies) or this recipe's inputs change.
+SETUP_STAMP := $(VENV)/.simcon-setup-stamp
+# `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
+DEMO_RUNTIME := $(VENV)/bin/simcon
+
+.PHONY: setup demo test test-unit bench clean
+
+setup: $(SETUP_STAMP)
+	@scripts/install-deps.sh
+
+$(SETUP_STAMP): pyproject.toml Makefile scripts/install-deps.sh
+	scripts/install-deps.sh
+	$(VENV)/bin/python -c "" 2>/dev/null || $(SYSTEM_PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test]'
+	touch $@
+
+demo: setup
+	@scripts/demo.sh $(DEMO_RUNTIME)
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+test-unit: setup
+	$(VENV)/bin/pytest -q tests/unit
+
+bench: setup
+	bench/run.sh
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	find src tests tools bench -name __pycache__ -type d -prune -exec rm -rf {} +
