@@ -4,7 +4,7 @@
 Used by `make demo`, the integration tests and the benchmarks, so that all of them run the same payload.
 The config is written here (not by `simcon spec`) so the same bundle can be handed to runc or crun as well.
 
-    tools/mkbundle.py DEST [--cgroups-path /simcon-test/ID] [--] [ARGS...]
+    tools/mkbundle.py DEST [--cgroups-path /simcon-test/ID] [-- ARGS...]
 """
 
 from __future__ import annotations
@@ -100,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dest", type=Path)
     parser.add_argument("--cgroups-path", default=None)
-    parser.add_argument("args", nargs="*", default=["sh"])
-    ns = parser.parse_args(argv)
-    make_bundle(ns.dest, ns.args or ["sh"], ns.cgroups_path)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is the container's process.args, untouched by option parsing.
+    args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    ns = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    make_bundle(ns.dest, args or ["sh"], ns.cgroups_path)
     print(ns.dest)
     return 0
 

@@ -1,0 +1,43 @@
+"""`simcon create`: set up a container from a bundle; its process waits for `start`."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "create a container from a bundle (its process waits for `start`)"
+
+
+def add_create_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `create` and `run` share."""
+    parser.add_argument("-b", "--bundle", default=".", help="path to the bundle directory (default: .)")
+    parser.add_argument("--pid-file", default=None, metavar="FILE", help="write the init's pid to FILE")
+    parser.add_argument("--console-socket", default=None, metavar="PATH",
+                        help="unix socket that receives the pty master (terminal containers)")
+    parser.add_argument("--no-pivot", action="store_true", help="use MS_MOVE + chroot instead of pivot_root")
+    parser.add_argument("--no-new-keyring", action="store_true", help="do not create a new session keyring")
+    parser.add_argument("--preserve-fds", type=int, default=0, metavar="N",
+                        help="pass N extra fds (3 .. 3+N-1) to the container process")
+    parser.add_argument("container_id", metavar="ID")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_create_arguments(parser)
+
+
+def options_from(args: argparse.Namespace):  # noqa: ANN201
+    from simcon.errors import UnsupportedError
+    from simcon.runtime.create import CreateOptions
+
+    if args.systemd_cgroup:
+        raise UnsupportedError("--systemd-cgroup: the systemd cgroup driver is not supported by SimCon yet",
+                               container_id=args.container_id)
+    return CreateOptions(bundle=args.bundle, pid_file=args.pid_file, console_socket=args.console_socket,
+                         no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
+                         preserve_fds=args.preserve_fds)
+
+
+def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+    from simcon.runtime.create import create_container
+
+    create_container(store, args.container_id, options_from(args))
+    return 0

@@ -1,0 +1,25 @@
+"""`simcon delete`: remove a stopped (or created) container and everything it holds."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "delete a container: its processes (with --force), cgroups and state"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--force", action="store_true", help="kill the container first if it is running")
+    parser.add_argument("container_id", metavar="ID")
+
+
+def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+    from simcon.errors import ContainerNotFoundError
+    from simcon.runtime.operations import delete_container
+
+    try:
+        delete_container(store, args.container_id, force=args.force)
+    except ContainerNotFoundError:
+        # `delete --force` of a missing container succeeds quietly, as in runc (engines clean up blindly).
+        if not args.force:
+            raise
+    return 0

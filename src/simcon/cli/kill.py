@@ -1,0 +1,26 @@
+"""`simcon kill`: send a signal to a container's init (or, with --all, to all its processes)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "send a signal (default SIGTERM) to the container's init process"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
+    parser.add_argument("container_id", metavar="ID")
+    parser.add_argument("signal", nargs="?", default="SIGTERM", metavar="SIGNAL",
+                        help="name (KILL, SIGKILL) or number (default SIGTERM)")
+
+
+def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+    from simcon.errors import UsageError
+    from simcon.runtime.operations import kill_container, parse_signal
+
+    try:
+        sig = parse_signal(args.signal)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    kill_container(store, args.container_id, sig, all_processes=args.all)
+    return 0

@@ -1,0 +1,110 @@
+"""`simcon`: the command line, runc's flags and verbs.
+
+This is the one place where exceptions become output and exit codes. Each verb lives in its own module with
+``HELP``, ``configure(parser)`` and ``run(args, store) -> int``; those import the runtime lazily so `simcon state`
+does not pay for what `simcon create` needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+from simcon import OCI_VERSION, __version__, log
+from simcon.errors import SimconError
+
+# verb -> module under simcon.cli (a verb's module name differs where the verb is a Python keyword or builtin)
+VERBS = {
+    "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill", "delete": "delete",
+    "list": "list_", "spec": "spec", "features": "features",
+}
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def default_root() -> str:
+    if os.geteuid() == 0:
+        return "/run/simcon"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(runtime_dir, "simcon") if runtime_dir else f"/tmp/simcon-{os.geteuid()}"
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="simcon",
+        description="SimCon: an OCI container runtime with runc's command line.",
+    )
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--root", default=None, metavar="DIR",
+                        help="directory for container state (default /run/simcon, or $XDG_RUNTIME_DIR/simcon "
+                             "for a non-root user)")
+    parser.add_argument("--log", default=None, metavar="FILE", help="also write messages to FILE")
+    parser.add_argument("--log-format", default="text", choices=("text", "json"),
+                        help="format of the --log file: text, or json lines as runc writes them")
+    parser.add_argument("--debug", action="store_true", help="debug messages, and tracebacks for errors")
+    parser.add_argument("--systemd-cgroup", action="store_true",
+                        help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
+    parser.add_argument("--rootless", default="auto", choices=("true", "false", "auto"),
+                        help="accepted for runc compatibility")
+    parser.add_argument("--criu", default=None, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for verb, module_name in VERBS.items():
+        module = import_module(f"simcon.cli.{module_name}")
+        modules[verb] = module
+        verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        module.configure(verb_parser)
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    log.configure(args.log, args.log_format, args.debug)
+    if args.version:
+        print(f"simcon version {__version__}\nspec: {OCI_VERSION}\npython: {sys.version.split()[0]}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from simcon.runtime.state import StateStore
+
+    store = StateStore(args.root or default_root())
+    try:
+        return modules[args.command].run(args, store)
+    except SimconError as exc:
+        _report(args, exc, getattr(args, "container_id", None) or exc.container_id)
+        return EXIT_FAILURE
+    except OSError as exc:
+        _report(args, exc, getattr(args, "container_id", None))
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        log.error(f"{args.command}: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _report(args: argparse.Namespace, exc: Exception, container_id: str | None) -> None:
+    if isinstance(exc, OSError) and not isinstance(exc, SimconError):
+        where = f" `{exc.filename}`" if exc.filename else ""
+        text = f"{exc.strerror or exc}{where}"
+    else:
+        text = str(exc)
+    prefix = f"{args.command} `{container_id}`" if container_id else args.command
+    message = f"{prefix}: {text}"
+    hint = getattr(exc, "hint", None)
+    if hint:
+        message += f" (hint: {hint})"
+    if args.debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    log.error(message)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

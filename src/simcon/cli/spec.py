@@ -1,0 +1,29 @@
+"""`simcon spec`: write a default config.json into the bundle directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+HELP = "write a default config.json (like runc spec)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-b", "--bundle", default=".", help="bundle directory to write config.json into")
+    parser.add_argument("--rootless", action="store_true", help="a config for a rootless container")
+
+
+def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001, ARG001
+    from simcon.errors import SimconError
+    from simcon.runtime.state import write_atomically
+    from simcon.spec.default import default_spec
+
+    path = os.path.join(args.bundle, "config.json")
+    if os.path.lexists(path):
+        raise SimconError(f"{path} exists already; remove it first")
+    if not os.path.isdir(args.bundle):
+        raise SimconError(f"bundle directory {args.bundle} does not exist")
+    data = json.dumps(default_spec(rootless=args.rootless), indent="\t") + "\n"
+    write_atomically(path, data.encode(), 0o644)
+    return 0

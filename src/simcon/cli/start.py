@@ -1,0 +1,18 @@
+"""`simcon start`: run the user process of a created container."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "start the process of a created container"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("container_id", metavar="ID")
+
+
+def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+    from simcon.runtime.operations import start_container
+
+    start_container(store, args.container_id)
+    return 0

@@ -1,0 +1,216 @@
+"""The two children of `simcon create`: the intermediate process and the container init.
+
+The intermediate joins and creates the namespaces, then forks the init, which becomes PID 1 of a new pid
+namespace. The init runs a linear list of named steps; the first that fails is reported to the parent as
+(step, errno, message, path) over its channel (see ``sync`` for the ladder).
+
+After pivot_root no module can be imported any more (the host's filesystem is gone), so this module and
+everything it calls is imported by the parent before fork.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import stat
+
+from simcon.init import rootfs as fs
+from simcon.init import sync
+from simcon.init.hooks import HookFailed, run_hook
+from simcon.linux import mount as m
+from simcon.linux import namespaces as ns
+from simcon.linux import process as proc
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) -> None:  # noqa: ANN001
+    """Body of the intermediate child; never returns."""
+    step = "wait for the parent"
+    try:
+        channel.expect(sync.PROCEED, step)
+        for path, flag, kind in plan.join_namespaces:
+            step = f"join {kind} namespace"
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ns.setns(fd, flag, path)
+            finally:
+                os.close(fd)
+        step = "create namespaces"
+        if plan.unshare_flags:
+            ns.unshare(plan.unshare_flags)
+        step = "fork the container init"
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            run_init(plan, init_channel)
+        channel.send(sync.INIT_PID, pid=pid)
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent, nothing may unwind
+        channel.report_failure(step, exc)
+        sync.child_exit(1)
+    sync.child_exit(0)
+
+
+class _Init:
+    """The container init's steps, in the order they run. Each method is one step of the error report."""
+
+    def __init__(self, plan, channel: sync.Channel) -> None:  # noqa: ANN001
+        self.plan = plan
+        self.channel = channel
+        self.state: dict = {}
+        self.executable = ""
+
+    def steps(self) -> list:
+        p = self.plan
+        steps = [("start a session", os.setsid)]
+        if p.has_namespace("mount"):
+            steps += [
+                ("set rootfs propagation", lambda: fs.set_root_propagation(p.rootfs_propagation)),
+                ("bind the rootfs", lambda: fs.bind_rootfs(p.rootfs)),
+            ]
+            if p.rootfs_propagation & m.MS_SHARED:
+                steps.append(("make the rootfs parent private", lambda: fs.make_parent_mount_private(p.rootfs)))
+            steps += [(f"mount {mp.describe()}", self._mounter(mp)) for mp in p.mounts]
+            steps += [
+                ("create devices", self.create_devices),
+                ("create /dev links", lambda: fs.create_dev_symlinks(p.rootfs)),
+                ("create the working directory", lambda: fs.make_parents_in_root(p.rootfs, p.cwd)),
+            ]
+        steps.append(("wait for createRuntime hooks", self.sync_hooks))
+        if p.create_container_hooks:
+            steps.append(("run createContainer hooks", self.run_create_container_hooks))
+        if p.has_namespace("mount"):
+            steps.append(("change root", lambda: (fs.move_into if p.no_pivot else fs.pivot_into)(p.rootfs)))
+            steps += [(f"mask `{path}`", lambda path=path: fs.mask_path(path)) for path in p.masked_paths]
+            steps += [(f"make `{path}` read-only", lambda path=path: fs.make_readonly(path))
+                      for path in p.readonly_paths]
+            if p.rootfs_readonly:
+                steps.append(("make the rootfs read-only", fs.remount_root_readonly))
+        else:
+            steps.append(("change root", lambda: os.chroot(p.rootfs)))
+        if p.hostname is not None:
+            steps.append(("set hostname", lambda: proc.sethostname(p.hostname)))
+        if p.domainname is not None:
+            steps.append(("set domainname", lambda: proc.setdomainname(p.domainname)))
+        steps += [
+            ("switch user", self.switch_user),
+            ("change to the working directory", lambda: os.chdir(p.cwd)),
+            ("find the executable", self.find_executable),
+        ]
+        return steps
+
+    # -- steps ---------------------------------------------------------------------------------------------
+
+    def _mounter(self, mp):  # noqa: ANN001, ANN202
+        return lambda: fs.mount_one(self.plan.rootfs, mp, self.plan.cgroup_binds, self.plan.unified_cgroup_only)
+
+    def create_devices(self) -> None:
+        for dev in self.plan.devices:
+            fs.create_device(self.plan.rootfs, dev)
+
+    def sync_hooks(self) -> None:
+        p = self.plan
+        if not (p.create_runtime_hooks or p.create_container_hooks or p.start_container_hooks):
+            return
+        self.channel.send(sync.RUN_CREATE_HOOKS)
+        message = self.channel.expect(sync.HOOKS_DONE, "wait for createRuntime hooks")
+        self.state = message["state"]
+
+    def _run_hooks(self, kind: str, hooks: list) -> None:
+        state_json = json.dumps(self.state).encode()
+        for index, hook in enumerate(hooks):
+            try:
+                run_hook(hook.path, hook.args, hook.env, hook.timeout, state_json)
+            except HookFailed as exc:
+                raise sync.InitError(f"{kind} hook #{index} `{hook.path}`", exc.problem) from None
+
+    def run_create_container_hooks(self) -> None:
+        self._run_hooks("createContainer", self.plan.create_container_hooks)
+
+    def switch_user(self) -> None:
+        p = self.plan
+        # Order matters: supplementary groups and gid can only be changed while still privileged.
+        os.setgroups(p.additional_gids)
+        os.setresgid(p.gid, p.gid, p.gid)
+        os.setresuid(p.uid, p.uid, p.uid)
+
+    def find_executable(self) -> None:
+        name = self.plan.args[0]
+        if "/" in name:
+            self.executable = name
+            os.stat(name)
+            return
+        path = DEFAULT_PATH
+        for entry in self.plan.env:
+            if entry.startswith("PATH="):
+                path = entry[5:]
+        for directory in path.split(":"):
+            candidate = os.path.join(directory or ".", name)
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
+                self.executable = candidate
+                return
+        raise sync.InitError("exec", f'exec: "{name}": executable file not found in $PATH')
+
+    # -- after the parent let go ---------------------------------------------------------------------------
+
+    def wait_for_start(self) -> None:
+        """Block on exec.fifo until `simcon start` opens it for reading, then tell it we are going."""
+        fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.plan.state_dir_fd)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+        os.close(self.plan.state_dir_fd)
+
+    def exec_process(self) -> None:
+        p = self.plan
+        if p.start_container_hooks:
+            self.state["status"] = "running"
+            self._run_hooks("startContainer", p.start_container_hooks)
+        env: dict[str, str] = {}
+        for entry in p.env:
+            key, sep, value = entry.partition("=")
+            if sep:
+                env[key] = value
+        os.umask(p.umask if p.umask is not None else 0o022)
+        # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; ignored signals survive execve, so undo that.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if p.no_new_privileges:
+            proc.set_no_new_privs()
+        # Only stdio and the preserved fds may reach the container process.
+        os.closerange(3 + p.preserve_fds, 1 << 20)
+        os.execve(self.executable, p.args, env)
+
+
+def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
+    """Body of the container init; never returns."""
+    init = _Init(plan, channel)
+    step = "start"
+    try:
+        for step, action in init.steps():
+            action()
+        step = "report ready"
+        channel.send(sync.READY)
+        channel.close()
+    except BaseException as exc:  # noqa: BLE001
+        channel.report_failure(step, exc)
+        sync.child_exit(1)
+    try:
+        init.wait_for_start()
+        init.exec_process()
+    except BaseException as exc:  # noqa: BLE001 - nobody is listening on the channel any more: use stderr
+        detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+        where = f" `{exc.filename}`" if isinstance(exc, OSError) and exc.filename else ""
+        try:
+            os.write(2, f"simcon init: exec {plan.args[0]}{where}: {detail}\n".encode())
+        except OSError:
+            pass
+        sync.child_exit(127 if isinstance(exc, OSError) and exc.errno == errno.ENOENT else 126)

@@ -1,0 +1,125 @@
+"""The typed protocol between `simcon create` (the parent) and its two children.
+
+Two SEQPACKET socketpairs, one per child, so a message always reaches the process it is meant for. Each packet
+is one JSON object with a ``type``. Everything the children need (the launch plan) they inherit through fork;
+the messages only sequence the steps and carry pids and errors.
+
+    parent (simcon create)          intermediate                      init (PID 1 of the container)
+      | mkdir cgroups, mkfifo
+      |---- fork ------------------->|
+      | cgroups.add_process(pid)     |
+      |---- PROCEED ---------------->|
+      |                              | unshare(user)                       (only with a user namespace)
+      |<--- IDMAP_REQUEST -----------|
+      | write uid_map / gid_map      |
+      |---- IDMAP_DONE ------------->|
+      |                              | setns(paths), unshare(rest)
+      |                              |---- fork ------------------------->|
+      |<--- INIT_PID {pid} ----------|                                    |
+      | waitpid(intermediate)        x                                    | mounts, devices
+      |<--- RUN_CREATE_HOOKS --------------------------------------------| (only with prestart/createRuntime hooks)
+      | prestart + createRuntime hooks                                    |
+      |---- HOOKS_DONE -------------------------------------------------->|
+      |                                                                   | createContainer hooks, pivot_root,
+      |                                                                   | masked paths, hostname, user, cwd,
+      |                                                                   | look up the executable
+      |<--- READY --------------------------------------------------------|
+      | write state.json, pid file; exit                                  | blocks opening exec.fifo ...
+                                                                          | ... `simcon start` reads it
+                                                                          | startContainer hooks; execve
+
+Any child step that fails sends ERROR {step, errno, message, path} and exits; the parent raises it as
+``InitError``. A child that dies without a word shows up as EOF, which the parent reports with the step it was
+waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from simcon.errors import InitError
+
+PROCEED = "proceed"
+IDMAP_REQUEST = "idmap-request"
+IDMAP_DONE = "idmap-done"
+INIT_PID = "init-pid"
+RUN_CREATE_HOOKS = "run-create-hooks"
+HOOKS_DONE = "hooks-done"
+READY = "ready"
+ERROR = "error"
+
+_MAX_PACKET = 65536
+
+
+class ChildFailed(Exception):
+    """Raised in a child to abort with a step name; turned into an ERROR message by ``report_failure``."""
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        super().__init__(step)
+        self.step = step
+        self.exc = exc
+
+
+class Channel:
+    """One end of a SEQPACKET socketpair, speaking the messages above."""
+
+    def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.sock = sock
+        self.peer = peer  # who is on the other side, for error messages
+
+    @classmethod
+    def pair(cls, child_name: str) -> tuple[Channel, Channel]:
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return cls(parent_sock, child_name), cls(child_sock, "parent")
+
+    def send(self, kind: str, **fields: object) -> None:
+        fields["type"] = kind
+        self.sock.send(json.dumps(fields).encode())
+
+    def receive(self, waiting_for: str) -> dict:
+        """The next message; EOF means the peer died, which becomes an ``InitError`` naming what we waited for."""
+        data = self.sock.recv(_MAX_PACKET)
+        if not data:
+            raise InitError(waiting_for, f"{self.peer} exited without reporting an error")
+        message = json.loads(data)
+        if message.get("type") == ERROR:
+            raise InitError(
+                message.get("step", "?"),
+                message.get("message", "failed"),
+                errno=message.get("errno", 0),
+                path=message.get("path", ""),
+            )
+        return message
+
+    def expect(self, kind: str, waiting_for: str) -> dict:
+        message = self.receive(waiting_for)
+        if message.get("type") != kind:
+            raise InitError(waiting_for, f"protocol error: expected {kind!r} from {self.peer}, got {message!r}")
+        return message
+
+    def report_failure(self, step: str, exc: BaseException) -> None:
+        """Send an ERROR describing ``exc``; never raises (the child is about to exit anyway)."""
+        if isinstance(exc, OSError):
+            fields = {"errno": exc.errno or 0, "message": exc.strerror or str(exc), "path": exc.filename or ""}
+        elif isinstance(exc, InitError):
+            fields = {"errno": exc.errno, "message": exc.message, "path": exc.path}
+            step = exc.step
+        else:
+            fields = {"errno": 0, "message": str(exc) or type(exc).__name__, "path": ""}
+        try:
+            self.send(ERROR, step=step, **fields)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+
+def child_exit(code: int) -> None:
+    """Leave a forked child without running the parent's atexit handlers or flushing its buffers twice."""
+    os._exit(code)

@@ -1,0 +1,75 @@
+"""Where SimCon's messages go: stderr, and the `--log` file in runc's text or JSON format.
+
+Engines read the log file: containerd's shim takes the last `"level":"error"` line of `<bundle>/log.json` as the
+reason a command failed, so JSON lines must look exactly like runc's (logrus): level, msg, time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+_log_file: str | None = None
+_log_format = "text"
+_debug = False
+
+
+def configure(log_file: str | None, log_format: str, debug: bool) -> None:
+    global _log_file, _log_format, _debug
+    _log_file = log_file or None
+    _log_format = log_format
+    _debug = debug
+
+
+def debug_enabled() -> bool:
+    return _debug
+
+
+def _timestamp() -> str:
+    ns = time.time_ns()
+    whole, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:09d}Z"
+
+
+def _write_log(level: str, message: str) -> None:
+    if _log_file is None:
+        return
+    if _log_format == "json":
+        line = json.dumps({"level": level, "msg": message, "time": _timestamp()})
+    else:
+        line = f"time={json.dumps(_timestamp())} level={level} msg={json.dumps(message)}"
+    try:
+        fd = os.open(_log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _stderr(f"simcon: cannot write log file {_log_file}: {exc.strerror}")
+
+
+def _stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def error(message: str) -> None:
+    """The one line a failed command leaves: on stderr, and in the log file when there is one."""
+    _write_log("error", message)
+    _stderr(f"simcon: {message}")
+
+
+def warning(message: str) -> None:
+    _write_log("warning", message)
+    _stderr(f"simcon: warning: {message}")
+
+
+def debug(message: str) -> None:
+    if _debug:
+        _write_log("debug", message)
+        _stderr(f"simcon: debug: {message}")

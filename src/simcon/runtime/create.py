@@ -1,0 +1,224 @@
+"""`create`: from a bundle to an init parked on exec.fifo, or to nothing at all.
+
+Everything that can be checked is checked before fork (config, plan, id); every resource made afterwards is
+recorded on a cleanup stack that unwinds on any failure, so a failed create leaves no state directory, cgroup,
+mount or process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+
+from simcon import OCI_VERSION
+from simcon.errors import ConfigError, SimconError, UnsupportedError
+from simcon.linux import procfs
+from simcon.runtime import status as st
+from simcon.runtime.state import ContainerState, LockedContainer, StateStore, utc_timestamp, validate_id, write_atomically
+
+
+class CreateOptions:
+    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds")
+
+    def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
+                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0) -> None:
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+
+
+def oci_state(state: ContainerState, status: str) -> dict:
+    """The state object hooks receive on stdin (runtime-spec `state`)."""
+    view = {"ociVersion": state.oci_version, "id": state.id, "status": status, "pid": state.pid,
+            "bundle": state.bundle}
+    if state.annotations:
+        view["annotations"] = state.annotations
+    return view
+
+
+def create_container(store: StateStore, container_id: str, options: CreateOptions) -> ContainerState:
+    validate_id(container_id)
+    if options.preserve_fds < 0:
+        raise SimconError(f"--preserve-fds must not be negative (got {options.preserve_fds})")
+    bundle = os.path.abspath(options.bundle)
+    config_file = os.path.join(bundle, "config.json")
+
+    from simcon.runtime.plan import build_plan
+    from simcon.spec.load import load_config
+
+    spec = load_config(bundle)
+    if spec.process is not None and spec.process.terminal:
+        raise UnsupportedError(
+            f"{config_file}: process.terminal: terminals are not supported by this version of SimCon yet; "
+            'set "terminal": false', container_id=container_id)
+    plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
+                      preserve_fds=options.preserve_fds)
+    if plan.hostname is not None and not plan.has_namespace("uts"):
+        raise ConfigError(config_file, "hostname", "setting the hostname needs a uts namespace")
+
+    locked = store.create_dir(container_id)
+    creator_start = procfs.start_time(os.getpid())
+    state = ContainerState(
+        oci_version=OCI_VERSION, id=container_id, status=st.CREATING, bundle=bundle, rootfs=plan.rootfs,
+        created=utc_timestamp(), annotations=dict(spec.annotations or {}), creator_pid=os.getpid(),
+        creator_start_time=creator_start, own_pid_namespace="pid" in plan.own_namespaces,
+        poststart_hooks=[h.to_json() for h in _hooks(spec, "poststart")],
+        poststop_hooks=[h.to_json() for h in _hooks(spec, "poststop")],
+    )
+    launcher = _Launcher(locked, state, plan, spec, container_id)
+    try:
+        locked.write(state)
+        launcher.launch()
+        if options.pid_file:
+            write_atomically(os.path.abspath(options.pid_file), str(state.pid).encode(), 0o644)
+    except BaseException as exc:
+        launcher.undo(exc)
+        raise
+    finally:
+        locked.release()
+    return state
+
+
+def _hooks(spec, name: str) -> list:  # noqa: ANN001
+    from simcon.runtime.plan import hooks_of
+
+    return hooks_of(spec.hooks, name)
+
+
+class _Launcher:
+    """The parent's side of the sync protocol (see ``simcon.init.sync``), with what it must undo on failure."""
+
+    def __init__(self, locked: LockedContainer, state: ContainerState, plan, spec, container_id: str) -> None:  # noqa: ANN001
+        self.locked = locked
+        self.state = state
+        self.plan = plan
+        self.spec = spec
+        self.id = container_id
+        self.cgroups = None
+        self.intermediate_pid = 0
+        self.init_pid = 0
+
+    def launch(self) -> None:
+        from simcon.cgroups import open_manager
+        from simcon.init import container_init, sync
+
+        plan = self.plan
+        spec = self.spec
+        if spec.hooks is not None and any(
+            getattr(spec.hooks, k) for k in ("prestart", "create_runtime", "create_container", "start_container")
+        ):
+            import simcon.init.hooks  # noqa: F401 - the init runs hooks after pivot_root, when imports fail
+
+        cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id)
+        cgroups.create()
+        self.cgroups = cgroups
+        self.state.cgroup = cgroups.to_state()
+        plan.unified_cgroup_only = cgroups.mode == "unified"
+        plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
+
+        os.mkfifo(self.locked.fifo_path, 0o622)
+        plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent_inter, child_inter = sync.Channel.pair("intermediate process")
+        parent_init, child_init = sync.Channel.pair("container init")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            # The children must not hold the container's lock: flock belongs to the open file, not the process.
+            self.locked.release()
+            parent_inter.close()
+            parent_init.close()
+            container_init.run_intermediate(plan, child_inter, child_init)
+        self.intermediate_pid = pid
+        child_inter.close()
+        child_init.close()
+        os.close(plan.state_dir_fd)
+        try:
+            cgroups.add_process(pid)
+            parent_inter.send(sync.PROCEED)
+            message = parent_inter.expect(sync.INIT_PID, "start the container init")
+            self.init_pid = message["pid"]
+            _reap(pid)
+            self.intermediate_pid = 0
+            self.state.pid = self.init_pid
+            self.state.init_start_time = procfs.start_time(self.init_pid)
+            self.locked.write(self.state)
+            if plan.create_runtime_hooks or plan.create_container_hooks or plan.start_container_hooks:
+                parent_init.expect(sync.RUN_CREATE_HOOKS, "set up the rootfs")
+                self._run_create_runtime_hooks()
+                parent_init.send(sync.HOOKS_DONE, state=oci_state(self.state, st.CREATING))
+            parent_init.expect(sync.READY, "set up the container")
+        finally:
+            parent_inter.close()
+            parent_init.close()
+        self.state.status = st.CREATED
+        self.locked.write(self.state)
+
+    def _run_create_runtime_hooks(self) -> None:
+        from simcon.init.hooks import run_hooks
+
+        state_json = json.dumps(oci_state(self.state, st.CREATING)).encode()
+        run_hooks("prestart", _hooks(self.spec, "prestart"), state_json)
+        run_hooks("createRuntime", _hooks(self.spec, "create_runtime"), state_json)
+
+    def undo(self, cause: BaseException) -> None:
+        """Remove everything launch() made. A failure here is attached to the original error, not lost."""
+        problems: list[str] = []
+        for pid in (self.intermediate_pid, self.init_pid):
+            if pid:
+                try:
+                    kill_and_wait(pid, None)
+                except OSError as exc:
+                    problems.append(f"kill {pid}: {exc.strerror}")
+        if self.intermediate_pid:
+            _reap(self.intermediate_pid)
+        if self.cgroups is not None:
+            try:
+                self.cgroups.destroy()
+            except (OSError, SimconError) as exc:
+                problems.append(str(exc))
+        try:
+            self.locked.remove()
+        except OSError as exc:
+            problems.append(f"remove {self.locked.path}: {exc.strerror}")
+        if problems and isinstance(cause, SimconError):
+            cause.message += " (cleanup also failed: " + "; ".join(problems) + ")"
+            cause.args = (cause.message,)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def kill_and_wait(pid: int, start_time: int | None, timeout: float = 10.0) -> None:
+    """SIGKILL ``pid`` through a pidfd (never a recycled pid) and wait until it has exited."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if start_time is not None and not procfs.is_alive(pid, start_time):
+            return
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        wait_for_exit(pidfd, timeout)
+    finally:
+        os.close(pidfd)
+
+
+def wait_for_exit(pidfd: int, timeout: float) -> bool:
+    """True once the process behind ``pidfd`` has exited (a pidfd polls readable then)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(int(timeout * 1000)))

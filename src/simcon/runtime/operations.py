@@ -1,0 +1,183 @@
+"""The lifecycle operations after `create`: start, kill, delete, state, list.
+
+Each takes the container's lock, derives its status from the live system, checks the transition against
+``status.ALLOWED``, and acts. They import only what they need, since they are on every engine's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+
+from simcon.errors import ContainerNotRunningError, InitError, InvalidStateError, SimconError
+from simcon.linux import procfs
+from simcon.runtime import status as st
+from simcon.runtime.state import ContainerState, StateStore, read_state, validate_id
+
+START_POLL_MS = 100
+
+
+def container_status(store: StateStore, container_id: str) -> tuple[ContainerState, str]:
+    validate_id(container_id)
+    state = store.read_unlocked(container_id)
+    return state, st.derive_status(state, store.container_dir(container_id))
+
+
+def list_containers(store: StateStore) -> list[tuple[ContainerState, str]]:
+    result = []
+    for container_id in store.ids():
+        try:
+            state = read_state(store.container_dir(container_id), container_id)
+        except SimconError:
+            continue  # deleted meanwhile, or being created: not listed, as runc does
+        result.append((state, st.derive_status(state, store.container_dir(container_id))))
+    return result
+
+
+def start_container(store: StateStore, container_id: str) -> ContainerState:
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        status = st.derive_status(state, locked.path)
+        if status != st.CREATED:
+            raise InvalidStateError(container_id, "start", status)
+        _release_init(locked.fifo_path, state)
+        os.unlink(locked.fifo_path)
+        state.status = st.RUNNING
+        locked.write(state)
+    if state.poststart_hooks:
+        _run_hooks_warning("poststart", state, st.RUNNING, state.poststart_hooks)
+    return state
+
+
+def _release_init(fifo: str, state: ContainerState) -> None:
+    """Open exec.fifo for reading, which unblocks the init; its one byte says it is about to exec."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            if poller.poll(START_POLL_MS):
+                try:
+                    if os.read(fd, 1):
+                        return
+                except BlockingIOError:
+                    continue
+                # The writer closed without a byte: the init died while opening the fifo.
+                raise InitError("start", "container init exited before it could start the process")
+            if not procfs.is_alive(state.pid, state.init_start_time):
+                raise InitError("start", "container init is no longer running")
+    finally:
+        os.close(fd)
+
+
+def kill_container(store: StateStore, container_id: str, sig: int, *, all_processes: bool = False) -> None:
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        status = st.derive_status(state, locked.path)
+        if status not in st.ALLOWED["kill"]:
+            raise ContainerNotRunningError(container_id)
+        if all_processes and state.cgroup is not None:
+            _cgroup_of(state).signal_all(sig)
+            return
+        signal_init(state, sig)
+
+
+def signal_init(state: ContainerState, sig: int) -> None:
+    """Signal the init through a pidfd opened and then checked, so a recycled pid is never hit."""
+    try:
+        pidfd = os.pidfd_open(state.pid)
+    except ProcessLookupError:
+        raise ContainerNotRunningError(state.id) from None
+    try:
+        if not procfs.is_alive(state.pid, state.init_start_time):
+            raise ContainerNotRunningError(state.id)
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        raise ContainerNotRunningError(state.id) from None
+    finally:
+        os.close(pidfd)
+
+
+def delete_container(store: StateStore, container_id: str, *, force: bool = False) -> None:
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        status = st.derive_status(state, locked.path)
+        if not force and status not in st.ALLOWED["delete"]:
+            raise InvalidStateError(container_id, "delete", status, "stop it first or use --force")
+        stop_processes(state, force=force or status == st.CREATED or not state.own_pid_namespace)
+        if state.cgroup is not None:
+            _cgroup_of(state).destroy()
+        if state.poststop_hooks and state.pid:
+            _run_hooks_warning("poststop", state, st.STOPPED, state.poststop_hooks)
+        locked.remove()
+
+
+def stop_processes(state: ContainerState, *, force: bool) -> None:
+    """Kill the init (and, with ``force``, everything in the cgroup) and wait for it to be gone."""
+    from simcon.runtime.create import kill_and_wait
+
+    cgroups = _cgroup_of(state) if state.cgroup is not None else None
+    if cgroups is not None and force:
+        if state.status == st.PAUSED:
+            cgroups.thaw()
+        cgroups.signal_all(signal.SIGKILL)
+    if state.pid and procfs.is_alive(state.pid, state.init_start_time):
+        kill_and_wait(state.pid, state.init_start_time)
+    if cgroups is not None and force:
+        _wait_until_empty(cgroups)
+
+
+def _wait_until_empty(cgroups, timeout: float = 10.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while cgroups.pids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _cgroup_of(state: ContainerState):  # noqa: ANN202
+    from simcon.cgroups import CgroupManager
+
+    return CgroupManager.from_state(state.cgroup)
+
+
+def _run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list[dict]) -> None:
+    """poststart and poststop hooks cannot fail the operation: a failure is a warning (runtime-spec)."""
+    from simcon.init.hooks import run_hooks
+    from simcon.runtime.create import oci_state
+    from simcon.runtime.plan import HookPlan
+
+    try:
+        run_hooks(kind, [HookPlan.from_json(h) for h in hooks], json.dumps(oci_state(state, status)).encode())
+    except SimconError as exc:
+        from simcon import log
+
+        log.warning(f"{kind} hooks of `{state.id}`: {exc}")
+
+
+def parse_signal(value: str) -> int:
+    """`KILL`, `SIGKILL`, `kill` or `9` -> 9. Raises ValueError naming the value."""
+    text = value.strip()
+    if text.isdigit():
+        number = int(text)
+        if not 0 < number < signal.SIGRTMAX + 1:
+            raise ValueError(f"signal {value!r} out of range")
+        return number
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
+            base, _, offset = name.partition("+") if "+" in name else name.partition("-")
+            if offset.isdigit():
+                n = signal.SIGRTMIN + int(offset) if "+" in name else signal.SIGRTMAX - int(offset)
+                if signal.SIGRTMIN <= n <= signal.SIGRTMAX:
+                    return n
+        raise ValueError(f"unknown signal {value!r}") from None
+

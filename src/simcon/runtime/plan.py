@@ -1,0 +1,204 @@
+"""The launch plan: the config and command-line options turned into plain values, before anything forks.
+
+Everything that can fail on bad input fails here, in the parent, with the JSON path in the message. The children
+(``simcon.init``) receive the plan through fork and only carry it out: they never see the raw config.
+"""
+
+from __future__ import annotations
+
+import os
+
+from simcon.errors import ConfigError
+from simcon.linux import mount as m
+from simcon.linux.namespaces import NAMESPACES
+from simcon.runtime.mountopts import MountOptionError, parse_options
+
+ROOTFS_PROPAGATION = {
+    "private": m.MS_PRIVATE,
+    "rprivate": m.MS_PRIVATE | m.MS_REC,
+    "slave": m.MS_SLAVE,
+    "rslave": m.MS_SLAVE | m.MS_REC,
+    "shared": m.MS_SHARED,
+    "rshared": m.MS_SHARED | m.MS_REC,
+    "unbindable": m.MS_UNBINDABLE,
+    "runbindable": m.MS_UNBINDABLE | m.MS_REC,
+}
+
+
+class MountPlan:
+    __slots__ = ("index", "source", "destination", "fstype", "flags", "propagation", "data")
+
+    def __init__(self, index: int, source: str, destination: str, fstype: str, flags: int,
+                 propagation: list[int], data: str) -> None:
+        self.index = index
+        self.source = source
+        self.destination = destination
+        self.fstype = fstype
+        self.flags = flags
+        self.propagation = propagation
+        self.data = data
+
+    @property
+    def is_bind(self) -> bool:
+        return bool(self.flags & m.MS_BIND)
+
+    def describe(self) -> str:
+        return f"mounts[{self.index}] `{self.destination}`"
+
+
+class DevicePlan:
+    __slots__ = ("path", "kind", "major", "minor", "mode", "uid", "gid")
+
+    def __init__(self, path: str, kind: str, major: int, minor: int, mode: int, uid: int, gid: int) -> None:
+        self.path = path
+        self.kind = kind
+        self.major = major
+        self.minor = minor
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+
+
+# The devices every container gets (as in runc), unless /dev is bind-mounted from the host.
+DEFAULT_DEVICES = (
+    DevicePlan("/dev/null", "c", 1, 3, 0o666, 0, 0),
+    DevicePlan("/dev/zero", "c", 1, 5, 0o666, 0, 0),
+    DevicePlan("/dev/full", "c", 1, 7, 0o666, 0, 0),
+    DevicePlan("/dev/random", "c", 1, 8, 0o666, 0, 0),
+    DevicePlan("/dev/urandom", "c", 1, 9, 0o666, 0, 0),
+    DevicePlan("/dev/tty", "c", 5, 0, 0o666, 0, 0),
+)
+
+
+class HookPlan:
+    __slots__ = ("path", "args", "env", "timeout")
+
+    def __init__(self, path: str, args: list[str], env: list[str], timeout: int | None) -> None:
+        self.path = path
+        self.args = args
+        self.env = env
+        self.timeout = timeout
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "args": self.args, "env": self.env, "timeout": self.timeout}
+
+    @classmethod
+    def from_json(cls, data: dict) -> HookPlan:
+        return cls(data["path"], data.get("args") or [], data.get("env") or [], data.get("timeout"))
+
+
+class LaunchPlan:
+    """What the children do, in plain values. Built by ``build_plan``; read-only after that."""
+
+    def __init__(self) -> None:
+        self.container_id = ""
+        self.bundle = ""
+        self.rootfs = ""
+        self.rootfs_readonly = False
+        self.rootfs_propagation = m.MS_SLAVE | m.MS_REC
+        self.unshare_flags = 0
+        self.join_namespaces: list[tuple[str, int, str]] = []  # (path, clone flag, type)
+        self.own_namespaces: set[str] = set()
+        self.mounts: list[MountPlan] = []
+        self.cgroup_binds: list[tuple[str, str]] = []  # (host dir, path under the cgroup mount), set by create
+        self.unified_cgroup_only = False
+        self.devices: list[DevicePlan] = []
+        self.masked_paths: list[str] = []
+        self.readonly_paths: list[str] = []
+        self.hostname: str | None = None
+        self.domainname: str | None = None
+        self.uid = 0
+        self.gid = 0
+        self.additional_gids: list[int] = []
+        self.umask: int | None = None
+        self.args: list[str] = []
+        self.env: list[str] = []
+        self.cwd = "/"
+        self.no_new_privileges = False
+        self.no_pivot = False
+        self.preserve_fds = 0
+        self.state_dir_fd = -1  # O_PATH fd of the container directory: how init finds exec.fifo
+        self.create_runtime_hooks = False  # whether init must stop for prestart/createRuntime hooks
+        self.create_container_hooks: list[HookPlan] = []
+        self.start_container_hooks: list[HookPlan] = []
+
+    def has_namespace(self, kind: str) -> bool:
+        return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
+
+
+def hooks_of(hooks: object | None, name: str) -> list[HookPlan]:
+    if hooks is None:
+        return []
+    return [HookPlan(h.path, list(h.args or []), list(h.env or []), h.timeout) for h in getattr(hooks, name) or []]
+
+
+def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_pivot: bool = False,
+               preserve_fds: int = 0) -> LaunchPlan:
+    """Turn a validated ``Spec`` into a ``LaunchPlan``. Raises ``ConfigError`` naming the JSON path."""
+    plan = LaunchPlan()
+    plan.container_id = container_id
+    plan.bundle = bundle
+    plan.no_pivot = no_pivot
+    plan.preserve_fds = preserve_fds
+
+    root_path = spec.root.path
+    plan.rootfs = os.path.realpath(root_path if os.path.isabs(root_path) else os.path.join(bundle, root_path))
+    plan.rootfs_readonly = bool(spec.root.readonly)
+
+    linux = spec.linux
+    if linux is not None:
+        if linux.rootfs_propagation:
+            plan.rootfs_propagation = ROOTFS_PROPAGATION[linux.rootfs_propagation]
+        for i, ns in enumerate(linux.namespaces or []):
+            flag = NAMESPACES[ns.type][0]
+            if ns.path:
+                plan.join_namespaces.append((ns.path, flag, ns.type))
+            else:
+                plan.unshare_flags |= flag
+                plan.own_namespaces.add(ns.type)
+        plan.masked_paths = list(linux.masked_paths or [])
+        plan.readonly_paths = list(linux.readonly_paths or [])
+        for i, dev in enumerate(linux.devices or []):
+            mode = dev.file_mode if dev.file_mode is not None else 0o666
+            plan.devices.append(DevicePlan(dev.path, dev.type, dev.major or 0, dev.minor or 0, mode,
+                                           dev.uid or 0, dev.gid or 0))
+        if "user" in plan.own_namespaces or any(t == "user" for _, _, t in plan.join_namespaces):
+            raise ConfigError(config_file, "linux.namespaces",
+                              "user namespaces are not supported by this version of SimCon yet")
+
+    for i, mnt in enumerate(spec.mounts or []):
+        try:
+            opts = parse_options(list(mnt.options or []))
+        except MountOptionError as exc:
+            raise ConfigError(config_file, f"mounts[{i}].options", f"{exc} (destination {mnt.destination})") from None
+        fstype = mnt.type or ("bind" if opts.is_bind else "")
+        if fstype == "bind" and not opts.is_bind:
+            opts.flags |= m.MS_BIND | m.MS_REC  # runc treats type "bind" without bind/rbind as rbind
+        source = mnt.source or fstype
+        if opts.flags & m.MS_BIND and not os.path.isabs(source):
+            source = os.path.join(bundle, source)
+        plan.mounts.append(MountPlan(i, source, mnt.destination, fstype, opts.flags, opts.propagation, opts.data))
+
+    dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
+    if not dev_is_bound:
+        plan.devices = list(DEFAULT_DEVICES) + plan.devices
+
+    plan.hostname = spec.hostname or None
+    plan.domainname = spec.domainname or None
+
+    process = spec.process
+    plan.args = list(process.args)
+    plan.env = list(process.env or [])
+    plan.cwd = process.cwd or "/"
+    plan.no_new_privileges = bool(process.no_new_privileges)
+    if process.user is not None:
+        plan.uid = process.user.uid or 0
+        plan.gid = process.user.gid or 0
+        plan.additional_gids = list(process.user.additional_gids or [])
+        plan.umask = process.user.umask
+
+    plan.create_runtime_hooks = bool(hooks_of(spec.hooks, "prestart") or hooks_of(spec.hooks, "create_runtime"))
+    plan.create_container_hooks = hooks_of(spec.hooks, "create_container")
+    plan.start_container_hooks = hooks_of(spec.hooks, "start_container")
+    return plan
+

@@ -1,0 +1,77 @@
+"""`run`: create + start, and in the foreground wait for the container and exit with its status.
+
+In the foreground SimCon makes itself a child subreaper before creating, so the init (whose first parent, the
+intermediate process, exits at once) is re-parented to SimCon, which can then wait for it and forward signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from simcon.linux import process as proc
+from simcon.runtime.create import CreateOptions, create_container
+from simcon.runtime.operations import delete_container, start_container
+from simcon.runtime.state import StateStore
+
+# Every catchable signal a user or engine may send to `simcon run` is passed on to the container.
+FORWARDED = (
+    signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
+    signal.SIGWINCH, signal.SIGCONT, signal.SIGALRM, signal.SIGPWR, signal.SIGVTALRM, signal.SIGPROF,
+)
+
+
+def exit_code(wait_status: int) -> int:
+    """A shell's view of the status: the exit code, or 128+N for a death by signal N."""
+    if os.WIFSIGNALED(wait_status):
+        return 128 + os.WTERMSIG(wait_status)
+    return os.waitstatus_to_exitcode(wait_status)
+
+
+def run_container(store: StateStore, container_id: str, options: CreateOptions, *, detach: bool,
+                  keep: bool = False) -> int:
+    if detach:
+        create_container(store, container_id, options)
+        try:
+            start_container(store, container_id)
+        except BaseException:
+            delete_container(store, container_id, force=True)
+            raise
+        return 0
+
+    proc.set_child_subreaper(True)
+    state = create_container(store, container_id, options)
+    init_pid = state.pid
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(init_pid, signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        try:
+            start_container(store, container_id)
+        except BaseException:
+            delete_container(store, container_id, force=True)
+            raise
+        status = _wait_for(init_pid)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not keep:
+        delete_container(store, container_id, force=True)
+    return exit_code(status)
+
+
+def _wait_for(init_pid: int) -> int:
+    """Reap children (orphans of the container land here too) until the init is among them."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            # The init is not our child (a subreaper above us took it?): nothing to wait on.
+            return 0
+        if pid == init_pid:
+            return status

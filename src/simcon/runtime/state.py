@@ -1,0 +1,241 @@
+"""The on-disk state of containers: one directory per container under the root.
+
+    <root>/<id>/state.json   what `state` prints, plus what SimCon needs to find the container again
+    <root>/<id>/exec.fifo    present from `create` until `start`: the init blocks on it
+
+``state.json`` is written to a temp file, fsynced and renamed, so a reader sees the old or the new state, never
+half of one. Commands on one container serialise on ``flock`` of the container's directory. The stored status is
+only a hint: ``runtime.status`` derives the real one from the live system on every read.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+
+from simcon.errors import ContainerExistsError, ContainerNotFoundError, InvalidIdError, StateError
+
+STATE_FILE = "state.json"
+EXEC_FIFO = "exec.fifo"
+
+_ID_RE = re.compile(r"[A-Za-z0-9_+.-]+")
+MAX_ID_LENGTH = 1024
+
+
+def validate_id(container_id: str) -> None:
+    """Refuse ids that are empty, too long, or could escape the root directory, before anything is touched."""
+    if not container_id:
+        raise InvalidIdError(container_id, "must not be empty")
+    if len(container_id) > MAX_ID_LENGTH:
+        raise InvalidIdError(container_id, f"longer than {MAX_ID_LENGTH} characters")
+    if container_id in (".", "..") or not _ID_RE.fullmatch(container_id):
+        raise InvalidIdError(container_id, "use only letters, digits and `_ + - .`, and not `.` or `..`")
+    if container_id.startswith("-"):
+        raise InvalidIdError(container_id, "must not start with `-`")
+
+
+def utc_timestamp(seconds: float | None = None) -> str:
+    """RFC 3339 with nanoseconds, in UTC, as runc prints `created`."""
+    if seconds is None:
+        ns = time.time_ns()
+    else:
+        ns = int(seconds * 1_000_000_000)
+    whole, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{frac:09d}Z"
+
+
+class ContainerState:
+    """The persisted record of one container.
+
+    The first group of fields is what the OCI `state` operation reports; the rest is SimCon's own bookkeeping.
+    """
+
+    __slots__ = (
+        "oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations",
+        "init_start_time", "creator_pid", "creator_start_time", "cgroup", "own_pid_namespace",
+        "poststart_hooks", "poststop_hooks", "exit_status", "finished",
+    )
+
+    def __init__(self, **fields: object) -> None:
+        self.oci_version: str = ""
+        self.id: str = ""
+        self.pid: int = 0
+        self.status: str = "creating"
+        self.bundle: str = ""
+        self.rootfs: str = ""
+        self.created: str = ""
+        self.owner: str = ""
+        self.annotations: dict[str, str] = {}
+        self.init_start_time: int | None = None
+        # The `create` process, so a crashed create is recognised as stopped rather than creating forever.
+        self.creator_pid: int = 0
+        self.creator_start_time: int | None = None
+        self.cgroup: dict | None = None
+        self.own_pid_namespace: bool = True
+        self.poststart_hooks: list[dict] = []
+        self.poststop_hooks: list[dict] = []
+        self.exit_status: int | None = None
+        self.finished: str | None = None
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def to_json(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict, file: str) -> ContainerState:
+        if not isinstance(data, dict):
+            raise StateError(f"{file}: expected a JSON object")
+        unknown = set(data) - set(cls.__slots__)
+        if unknown:
+            raise StateError(f"{file}: unknown fields {sorted(unknown)} (written by a newer SimCon?)")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"{file}: {exc}") from exc
+
+    def oci_view(self, status: str) -> dict:
+        """The object `simcon state` prints: runc's fields and order."""
+        view: dict = {
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "pid": self.pid if status in ("created", "running", "paused") else 0,
+            "status": status,
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        }
+        if self.annotations:
+            view["annotations"] = self.annotations
+        return view
+
+
+def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same directory: fsync, then rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.rename(tmp, path)
+
+
+class StateStore:
+    """The state root (`--root`): finding, creating, locking and removing container directories."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def container_dir(self, container_id: str) -> str:
+        return os.path.join(self.root, container_id)
+
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if os.path.isfile(os.path.join(self.root, n, STATE_FILE)))
+
+    def create_dir(self, container_id: str) -> LockedContainer:
+        """Make the directory of a new container and lock it; the id is taken once this returns."""
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        path = self.container_dir(container_id)
+        try:
+            os.mkdir(path, 0o711)
+        except FileExistsError:
+            raise ContainerExistsError(container_id) from None
+        return LockedContainer(container_id, path)
+
+    def open(self, container_id: str, *, blocking: bool = True) -> LockedContainer:
+        """Lock an existing container's directory (waiting for other commands on it)."""
+        path = self.container_dir(container_id)
+        try:
+            locked = LockedContainer(container_id, path, blocking=blocking)
+        except FileNotFoundError:
+            raise ContainerNotFoundError(container_id) from None
+        if not os.path.exists(os.path.join(path, STATE_FILE)):
+            # Deleted while we waited for the lock, or a create that has not written its state yet.
+            locked.release()
+            raise ContainerNotFoundError(container_id)
+        return locked
+
+    def read_unlocked(self, container_id: str) -> ContainerState:
+        """Read the state without the lock: for `state` and `list`, which must not wait on a long `start`."""
+        return read_state(self.container_dir(container_id), container_id)
+
+
+def read_state(path: str, container_id: str) -> ContainerState:
+    file = os.path.join(path, STATE_FILE)
+    try:
+        with open(file, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ContainerNotFoundError(container_id) from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise StateError(f"{file}: corrupt state: {exc}", container_id=container_id) from exc
+    return ContainerState.from_json(data, file)
+
+
+class LockedContainer:
+    """A container directory held under an exclusive flock for the duration of one command."""
+
+    def __init__(self, container_id: str, path: str, *, blocking: bool = True) -> None:
+        self.id = container_id
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            raise
+
+    @property
+    def dir_fd(self) -> int:
+        assert self._fd is not None
+        return self._fd
+
+    @property
+    def fifo_path(self) -> str:
+        return os.path.join(self.path, EXEC_FIFO)
+
+    def read(self) -> ContainerState:
+        return read_state(self.path, self.id)
+
+    def write(self, state: ContainerState) -> None:
+        write_atomically(os.path.join(self.path, STATE_FILE), json.dumps(state.to_json()).encode())
+
+    def remove(self) -> None:
+        """Delete the directory (state, fifo, anything else) and drop the lock."""
+        try:
+            shutil.rmtree(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+        self.release()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> LockedContainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
