@@ -39,14 +39,14 @@ runtime_bin() {
     esac
 }
 
-# Run a command in the cgroup view chosen for this run. "legacy" hides the cgroup2 hierarchy of a
-# hybrid host behind a private, throw-away tmpfs in a private mount namespace: crun refuses hybrid hosts
-# whose cgroup2 side has controllers. Nothing changes for the rest of the machine.
+# Run a command in the cgroup view chosen for this run. "legacy" shows a hybrid host as a pure cgroup v1
+# host, in a private mount namespace (bench/lib/legacy-view.sh): crun refuses hybrid hosts whose cgroup2
+# side has controllers. Nothing changes for the rest of the machine.
 in_view() {
     if [[ $BENCH_VIEW == legacy ]]; then
-        unshare --mount --propagation private -- /bin/sh -c \
-            'mount -t tmpfs -o size=1m,mode=755 simcon-bench-novfs "$0" && exec "$@"' \
-            "$CGROUP_MOUNT/unified" "$@"
+        local scratch
+        scratch=$(mktemp -d "$WORK/cgview.XXXXXX")
+        unshare --mount --propagation private -- "$HERE/lib/legacy-view.sh" "$scratch" "$@"
     else
         "$@"
     fi
@@ -61,8 +61,8 @@ measure() {
     echo "== smoke test: one \`run\` of /bin/true per runtime"
     for rt in $BENCH_RUNTIMES; do
         bin=$(runtime_bin "$rt"); root=$WORK/$rt/root; bundle=$WORK/$rt/bundle
-        if ! "$ONCE" run "$bin" "$root" "$bundle" >/dev/null 2>"$err"; then
-            echo "bench: $rt cannot run the bundle:" >&2
+        if ! timeout --kill-after=5 30 "$ONCE" run "$bin" "$root" "$bundle" >/dev/null 2>"$err"; then
+            echo "bench: $rt cannot run the bundle (or took over 30 s):" >&2
             sed 's/^/    /' "$err" >&2
             echo "bench: fix it, or leave it out, e.g. BENCH_RUNTIMES=\"runc crun\" bench/run.sh" >&2
             return 1
