@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import stat
 
 from simcon.init import rootfs as fs
@@ -22,6 +23,7 @@ from simcon.init.hooks import HookFailed, run_hook
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
+from simcon.linux import pty
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -65,6 +67,8 @@ class _Init:
     def steps(self) -> list:
         p = self.plan
         steps = [("start a session", os.setsid)]
+        if p.new_session_keyring:
+            steps.append(("join a new session keyring", self.join_keyring))
         if p.has_namespace("mount"):
             steps += [
                 ("set rootfs propagation", lambda: fs.set_root_propagation(p.rootfs_propagation)),
@@ -90,6 +94,8 @@ class _Init:
                 steps.append(("make the rootfs read-only", fs.remount_root_readonly))
         else:
             steps.append(("change root", lambda: os.chroot(p.rootfs)))
+        if p.terminal:
+            steps.append(("set up the console", self.setup_console))
         if p.hostname is not None:
             steps.append(("set hostname", lambda: proc.sethostname(p.hostname)))
         if p.domainname is not None:
@@ -128,6 +134,36 @@ class _Init:
 
     def run_create_container_hooks(self) -> None:
         self._run_hooks("createContainer", self.plan.create_container_hooks)
+
+    def join_keyring(self) -> None:
+        # A container must not share the caller's session keyring (its keys would be visible inside).
+        try:
+            proc.join_session_keyring(f"_ses.{self.plan.container_id}")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+                raise
+
+    def setup_console(self) -> None:
+        """Open a pty in the container's devpts, bind its slave to /dev/console, hand the master over
+        the console socket, and make the slave the init's stdio and controlling terminal."""
+        p = self.plan
+        master, slave_path = pty.open_master("/dev/ptmx")
+        try:
+            if p.console_size:
+                pty.set_window_size(master, *p.console_size)
+            if not os.path.lexists("/dev/console"):
+                os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            m.mount(slave_path, "/dev/console", None, m.MS_BIND)
+            socket.send_fds(p.console_socket, [slave_path.encode()], [master])
+        finally:
+            os.close(master)
+        p.console_socket.close()
+        slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
+        os.fchown(slave, p.uid, p.gid)
+        pty.make_controlling_terminal(slave)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        os.close(slave)
 
     def switch_user(self) -> None:
         p = self.plan

@@ -14,6 +14,9 @@ PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 
+SYS_KEYCTL = 250  # x86_64
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
 _prctl = libc.fn("prctl")
 _prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 _sethostname = libc.fn("sethostname")
@@ -50,3 +53,8 @@ def sethostname(name: str) -> None:
 def setdomainname(name: str) -> None:
     raw = name.encode()
     libc.check(_setdomainname(raw, len(raw)))
+
+
+def join_session_keyring(name: str) -> int:
+    """Join a new session keyring called ``name``; returns its serial."""
+    return libc.check(libc.syscall(SYS_KEYCTL, ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), ctypes.c_char_p(name.encode())))

@@ -14,23 +14,37 @@ import signal
 import sys
 
 from simcon import OCI_VERSION
-from simcon.errors import ConfigError, SimconError, UnsupportedError
+from simcon.errors import SimconError, UnsupportedError
 from simcon.linux import procfs
 from simcon.runtime import status as st
 from simcon.runtime.state import ContainerState, LockedContainer, StateStore, utc_timestamp, validate_id, write_atomically
 
 
 class CreateOptions:
-    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds")
+    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
+                 "relay_terminal")
 
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
-                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0) -> None:
+                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
+                 relay_terminal: bool = False) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.no_pivot = no_pivot
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
+        # A foreground `run`: SimCon itself receives the pty master and relays it (no --console-socket needed).
+        self.relay_terminal = relay_terminal
+
+
+class Created:
+    """What `create` hands back: the state, and for a relayed terminal the pty master."""
+
+    __slots__ = ("state", "console_master")
+
+    def __init__(self, state: ContainerState, console_master: int | None) -> None:
+        self.state = state
+        self.console_master = console_master
 
 
 def oci_state(state: ContainerState, status: str) -> dict:
@@ -42,25 +56,24 @@ def oci_state(state: ContainerState, status: str) -> dict:
     return view
 
 
-def create_container(store: StateStore, container_id: str, options: CreateOptions) -> ContainerState:
+def create_container(store: StateStore, container_id: str, options: CreateOptions) -> Created:
     validate_id(container_id)
     if options.preserve_fds < 0:
         raise SimconError(f"--preserve-fds must not be negative (got {options.preserve_fds})")
     bundle = os.path.abspath(options.bundle)
     config_file = os.path.join(bundle, "config.json")
 
+    from simcon import log
     from simcon.runtime.plan import build_plan
-    from simcon.spec.load import load_config
+    from simcon.spec.load import load_config_with_warnings
 
-    spec = load_config(bundle)
-    if spec.process is not None and spec.process.terminal:
-        raise UnsupportedError(
-            f"{config_file}: process.terminal: terminals are not supported by this version of SimCon yet; "
-            'set "terminal": false', container_id=container_id)
+    spec, warnings = load_config_with_warnings(bundle)
+    for problem in warnings:
+        log.warning(f"{config_file}: {problem}")
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
                       preserve_fds=options.preserve_fds)
-    if plan.hostname is not None and not plan.has_namespace("uts"):
-        raise ConfigError(config_file, "hostname", "setting the hostname needs a uts namespace")
+    plan.new_session_keyring = not options.no_new_keyring
+    console_receiver = _console_for(plan, options, container_id, config_file)
 
     locked = store.create_dir(container_id)
     creator_start = procfs.start_time(os.getpid())
@@ -72,9 +85,14 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         poststop_hooks=[h.to_json() for h in _hooks(spec, "poststop")],
     )
     launcher = _Launcher(locked, state, plan, spec, container_id)
+    master = None
     try:
         locked.write(state)
         launcher.launch()
+        if console_receiver is not None:
+            from simcon.runtime.console import receive_master
+
+            master = receive_master(console_receiver)
         if options.pid_file:
             write_atomically(os.path.abspath(options.pid_file), str(state.pid).encode(), 0o644)
     except BaseException as exc:
@@ -82,7 +100,33 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         raise
     finally:
         locked.release()
-    return state
+        if plan.console_socket is not None:
+            plan.console_socket.close()
+        if console_receiver is not None:
+            console_receiver.close()
+    return Created(state, master)
+
+
+def _console_for(plan, options: CreateOptions, container_id: str, config_file: str):  # noqa: ANN001, ANN202
+    """Connect the console socket the init will send its pty master over; returns our receiving end, if any."""
+    if not plan.terminal:
+        if options.console_socket:
+            raise UnsupportedError(f"--console-socket is only valid when {config_file} has process.terminal "
+                                   "true", container_id=container_id)
+        return None
+    import socket
+
+    from simcon.runtime.console import connect_console_socket
+
+    if options.console_socket:
+        plan.console_socket = connect_console_socket(options.console_socket)
+        return None
+    if not options.relay_terminal:
+        raise UnsupportedError(
+            f"{config_file}: process.terminal is true: a detached container needs --console-socket to receive "
+            "its terminal", container_id=container_id)
+    receiver, plan.console_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return receiver
 
 
 def _hooks(spec, name: str) -> list:  # noqa: ANN001

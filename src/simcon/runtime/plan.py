@@ -115,6 +115,10 @@ class LaunchPlan:
         self.env: list[str] = []
         self.cwd = "/"
         self.no_new_privileges = False
+        self.terminal = False
+        self.console_size: tuple[int, int] | None = None  # (rows, columns)
+        self.console_socket = None  # a connected socket; the init sends the pty master over it
+        self.new_session_keyring = True
         self.no_pivot = False
         self.preserve_fds = 0
         self.state_dir_fd = -1  # O_PATH fd of the container directory: how init finds exec.fifo
@@ -191,6 +195,9 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
     plan.env = list(process.env or [])
     plan.cwd = process.cwd or "/"
     plan.no_new_privileges = bool(process.no_new_privileges)
+    plan.terminal = bool(process.terminal)
+    if process.console_size is not None:
+        plan.console_size = (process.console_size.height, process.console_size.width)
     if process.user is not None:
         plan.uid = process.user.uid or 0
         plan.gid = process.user.gid or 0

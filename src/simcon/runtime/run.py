@@ -40,8 +40,14 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
         return 0
 
     proc.set_child_subreaper(True)
-    state = create_container(store, container_id, options)
-    init_pid = state.pid
+    options.relay_terminal = True
+    created = create_container(store, container_id, options)
+    init_pid = created.state.pid
+    relay = None
+    if created.console_master is not None:
+        from simcon.runtime.console import Relay
+
+        relay = Relay(created.console_master)
 
     def forward(signum: int, _frame: object) -> None:
         try:
@@ -56,8 +62,12 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
         except BaseException:
             delete_container(store, container_id, force=True)
             raise
+        if relay is not None:
+            relay.start()
         status = _wait_for(init_pid)
     finally:
+        if relay is not None:
+            relay.finish()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not keep:
