@@ -167,6 +167,8 @@ class _Launcher:
         plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
 
         os.mkfifo(self.locked.fifo_path, 0o622)
+        # Explicitly, past the umask: the init opens it after switching to the container's user.
+        os.chmod(self.locked.fifo_path, 0o622)
         plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         parent_inter, child_inter = sync.Channel.pair("intermediate process")
         parent_init, child_init = sync.Channel.pair("container init")
