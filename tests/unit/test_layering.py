@@ -1,0 +1,144 @@
+"""The import direction of STYLE.md, checked on the source with ast (lazy imports inside functions count too):
+
+    cli -> runtime -> {init, cgroups, network, monitor} -> linux;   spec, errors, log at the bottom
+
+A failure here is a layering bug in src/, not a reason to widen the table.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "simcon"
+ROOT = "simcon"  # the package root itself (simcon/__init__.py: version constants only)
+
+# top-level part of simcon -> the top-level parts it may import (itself always included)
+ALLOWED: dict[str, set[str]] = {
+    "__main__": {"cli"},
+    "cli": {"runtime", "spec", "errors", "log", ROOT},
+    "runtime": {"init", "cgroups", "network", "monitor", "linux", "spec", "errors", "log", ROOT},
+    "init": {"linux", "errors", "log"},
+    "cgroups": {"linux", "errors", "log"},
+    "network": {"linux", "spec", "errors", "log", ROOT},
+    "monitor": {"linux", "spec", "errors", "log", ROOT},
+    "linux": set(),
+    "spec": {"errors"},
+    "log": {"errors"},
+    "errors": set(),
+    ROOT: set(),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES: dict[str, Path] = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+PACKAGES = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+
+
+def top_part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ROOT
+
+
+def simcon_imports(module: str) -> list[tuple[int, str]]:
+    """(line, imported simcon module) for every import statement in ``module``, wherever it sits."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if module in PACKAGES else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "simcon"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.split(".")[0] != "simcon":
+                continue
+            for alias in node.names:
+                # `from simcon import log` imports the module simcon.log; `from simcon import OCI_VERSION` the root.
+                candidate = f"{base}.{alias.name}"
+                found.append((node.lineno, candidate if candidate in MODULES else base))
+    return found
+
+
+def rel(module: str) -> str:
+    return str(MODULES[module].relative_to(SRC.parent))
+
+
+def test_modules_were_found() -> None:
+    for expected in ("simcon.cli.main", "simcon.runtime.state", "simcon.init.sync", "simcon.linux.procfs",
+                     "simcon.spec.load", "simcon.errors", "simcon.log", "simcon.__main__", "simcon"):
+        assert expected in MODULES
+
+
+def test_every_top_level_part_has_a_rule() -> None:
+    unknown = {top_part(m) for m in MODULES} - set(ALLOWED)
+    assert not unknown, f"new top-level parts without a layering rule in this test: {sorted(unknown)}"
+
+
+def test_import_resolution_sees_lazy_and_from_imports() -> None:
+    """Sanity check of the checker itself on code whose imports are known."""
+    cli_main = {target for _, target in simcon_imports("simcon.cli.main")}
+    assert {"simcon.log", "simcon", "simcon.errors", "simcon.runtime.state"} <= cli_main
+    operations = {target for _, target in simcon_imports("simcon.runtime.operations")}
+    assert "simcon.cgroups" in operations  # imported inside a function
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_downward(module: str) -> None:
+    own = top_part(module)
+    allowed = ALLOWED[own] | {own}
+    violations = [f"{rel(module)}:{line}: imports {target} ({own} may import only {sorted(allowed)})"
+                  for line, target in simcon_imports(module) if top_part(target) not in allowed]
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_only_cli_and_main_import_cli(module: str) -> None:
+    if top_part(module) in ("cli", "__main__"):
+        return
+    bad = [f"{rel(module)}:{line}: imports {target}" for line, target in simcon_imports(module)
+           if top_part(target) == "cli"]
+    assert not bad, "\n".join(bad)
+
+
+def test_linux_imports_nothing_but_linux() -> None:
+    bad = [f"{rel(m)}:{line}: {target}" for m in MODULES if top_part(m) == "linux"
+           for line, target in simcon_imports(m) if not (target == "simcon.linux" or target.startswith("simcon.linux."))]
+    assert not bad, "\n".join(bad)
+
+
+def test_package_root_imports_nothing_from_simcon() -> None:
+    assert simcon_imports(ROOT) == []
+
+
+def test_hot_commands_stay_light() -> None:
+    """`state`, `start`, `kill`, `delete` and `list` start with the CLI and the operations module: none of the
+    config model (msgspec), ctypes, cgroups or init code may be imported at that point (STYLE: fast start-up)."""
+    code = (
+        "import sys\n"
+        "from simcon.cli.main import build_parser\n"
+        "build_parser()\n"
+        "import simcon.runtime.operations, simcon.runtime.state, simcon.runtime.status\n"
+        "heavy = sorted(m for m in sys.modules if m in ('msgspec', 'ctypes') or m.startswith(\n"
+        "    ('simcon.spec', 'simcon.cgroups', 'simcon.init', 'simcon.runtime.create', 'simcon.runtime.plan')))\n"
+        "print(' '.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(SRC)})
+    assert result.stdout.strip() == ""

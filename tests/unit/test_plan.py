@@ -1,0 +1,358 @@
+"""simcon.runtime.plan.build_plan: a Spec loaded from a real (tmp) bundle -> the plain LaunchPlan the children get."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from simcon.errors import ConfigError
+from simcon.runtime.plan import DEFAULT_DEVICES, LaunchPlan, build_plan
+from simcon.spec.default import default_spec
+from simcon.spec.load import load_config
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+
+DEFAULT_DEVICE_PATHS = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]
+
+
+def base_config() -> dict:
+    config = default_spec()
+    config["process"]["terminal"] = False
+    return config
+
+
+def plan_for(tmp_path, config: dict, container_id: str = "web") -> LaunchPlan:
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True, exist_ok=True)
+    (bundle / "config.json").write_text(json.dumps(config))
+    spec = load_config(str(bundle))
+    return build_plan(spec, str(bundle), container_id, config_file=str(bundle / "config.json"))
+
+
+def with_mounts(*mounts: dict) -> dict:
+    config = base_config()
+    config["mounts"] = config["mounts"] + list(mounts)
+    return config
+
+
+def find_mount(plan: LaunchPlan, destination: str):  # noqa: ANN201
+    matches = [mp for mp in plan.mounts if mp.destination == destination]
+    assert len(matches) == 1, destination
+    return matches[0]
+
+
+# --- basics ----------------------------------------------------------------------------------------------------
+
+
+def test_default_spec_plan(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    bundle = tmp_path / "bundle"
+    assert plan.container_id == "web"
+    assert plan.bundle == str(bundle)
+    assert plan.rootfs == os.path.realpath(bundle / "rootfs")
+    assert plan.rootfs_readonly is True
+    assert plan.rootfs_propagation == MS_SLAVE | MS_REC
+    assert plan.hostname == "simcon"
+    assert plan.args == ["sh"]
+    assert plan.cwd == "/"
+    assert plan.no_new_privileges is True
+    assert [mp.destination for mp in plan.mounts] == [m["destination"] for m in default_spec()["mounts"]]
+    assert [mp.index for mp in plan.mounts] == list(range(len(plan.mounts)))
+    assert plan.masked_paths == default_spec()["linux"]["maskedPaths"]
+    assert plan.readonly_paths == default_spec()["linux"]["readonlyPaths"]
+
+
+def test_absolute_root_path_through_a_symlink_is_resolved(tmp_path) -> None:
+    real = tmp_path / "real-rootfs"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    config = base_config()
+    config["root"] = {"path": str(tmp_path / "link")}
+    plan = plan_for(tmp_path, config)
+    assert plan.rootfs == str(real)
+    assert plan.rootfs_readonly is False
+
+
+def test_process_fields(tmp_path) -> None:
+    config = base_config()
+    config["process"].update({
+        "args": ["/bin/echo", "hi"], "env": ["A=1"], "cwd": "/srv",
+        "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 0o22},
+    })
+    plan = plan_for(tmp_path, config)
+    assert (plan.args, plan.env, plan.cwd) == (["/bin/echo", "hi"], ["A=1"], "/srv")
+    assert (plan.uid, plan.gid, plan.additional_gids, plan.umask) == (1000, 100, [5, 6], 0o22)
+
+
+def test_rootfs_propagation(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["rootfsPropagation"] = "private"
+    assert plan_for(tmp_path, config).rootfs_propagation == MS_PRIVATE
+
+
+def test_build_plan_does_not_modify_the_spec(tmp_path) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    config = with_mounts({"destination": "/data", "type": "bind", "source": "data"})
+    (bundle / "config.json").write_text(json.dumps(config))
+    spec = load_config(str(bundle))
+    before = copy.deepcopy(spec)
+    build_plan(spec, str(bundle), "web", config_file=str(bundle / "config.json"))
+    assert spec == before
+
+
+# --- namespaces ------------------------------------------------------------------------------------------------
+
+
+def test_namespaces_without_path_are_unshared(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    assert plan.unshare_flags == (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
+                                  | CLONE_NEWCGROUP)
+    assert plan.own_namespaces == {"pid", "network", "ipc", "uts", "mount", "cgroup"}
+    assert plan.join_namespaces == []
+
+
+def test_namespaces_with_path_are_joined_not_unshared(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["namespaces"] = [
+        {"type": "pid"}, {"type": "network", "path": "/var/run/netns/blue"}, {"type": "mount"},
+        {"type": "ipc", "path": "/proc/1/ns/ipc"}, {"type": "uts"},
+    ]
+    plan = plan_for(tmp_path, config)
+    assert plan.unshare_flags == CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS
+    assert plan.own_namespaces == {"pid", "mount", "uts"}
+    assert plan.join_namespaces == [("/var/run/netns/blue", CLONE_NEWNET, "network"),
+                                    ("/proc/1/ns/ipc", CLONE_NEWIPC, "ipc")]
+    assert plan.has_namespace("network") and plan.has_namespace("pid")
+    assert not plan.has_namespace("cgroup")
+
+
+def test_no_linux_section(tmp_path) -> None:
+    config = base_config()
+    del config["linux"]
+    del config["hostname"]  # a hostname needs a uts namespace
+    plan = plan_for(tmp_path, config)
+    assert plan.unshare_flags == 0 and plan.join_namespaces == []
+    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS
+
+
+def test_new_user_namespace_is_refused(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path == "linux.namespaces"
+    assert info.value.file == str(tmp_path / "bundle" / "config.json")
+    assert "user namespaces are not supported" in str(info.value)
+
+
+def test_joining_a_user_namespace_is_refused(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["namespaces"].append({"type": "user", "path": "/proc/1/ns/user"})
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path == "linux.namespaces"
+
+
+# --- mounts ----------------------------------------------------------------------------------------------------
+
+
+def test_relative_bind_source_is_made_absolute_under_the_bundle(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "data",
+                                           "options": ["rbind", "ro"]}))
+    mp = find_mount(plan, "/data")
+    assert mp.source == str(tmp_path / "bundle" / "data")
+    assert os.path.isabs(mp.source)
+    assert mp.flags == MS_BIND | MS_REC | MS_RDONLY
+    assert mp.is_bind
+
+
+def test_absolute_bind_source_is_kept(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "none", "source": "/srv/data",
+                                           "options": ["bind"]}))
+    mp = find_mount(plan, "/data")
+    assert mp.source == "/srv/data"
+    assert mp.fstype == "none"
+    assert mp.flags == MS_BIND
+
+
+def test_non_bind_source_is_not_joined_to_the_bundle(tmp_path) -> None:
+    mp = find_mount(plan_for(tmp_path, base_config()), "/dev/shm")
+    assert mp.source == "shm"
+    assert mp.fstype == "tmpfs"
+    assert mp.data == "mode=1777,size=65536k"
+    assert not mp.is_bind
+
+
+def test_type_bind_without_bind_option_is_rbind(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv/data",
+                                           "options": ["ro", "nosuid"]}))
+    mp = find_mount(plan, "/data")
+    assert mp.flags == MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID
+
+
+def test_type_bind_with_plain_bind_option_is_not_recursive(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv/data",
+                                           "options": ["bind"]}))
+    assert find_mount(plan, "/data").flags == MS_BIND
+
+
+def test_bind_option_without_type_gives_type_bind(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "source": "/srv/data", "options": ["rbind"]}))
+    mp = find_mount(plan, "/data")
+    assert mp.fstype == "bind"
+    assert mp.flags == MS_BIND | MS_REC
+
+
+def test_mount_without_source_uses_its_type(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/run", "type": "tmpfs"}))
+    mp = find_mount(plan, "/run")
+    assert (mp.source, mp.fstype, mp.flags, mp.data) == ("tmpfs", "tmpfs", 0, "")
+
+
+def test_propagation_of_a_mount(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv",
+                                           "options": ["rbind", "rprivate"]}))
+    assert find_mount(plan, "/data").propagation == [MS_PRIVATE | MS_REC]
+
+
+def test_describe_names_index_and_destination(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    assert plan.mounts[0].describe() == "mounts[0] `/proc`"
+
+
+@pytest.mark.parametrize("option, index", [("rro", 7), ("idmap", 7), ("", 7)])
+def test_bad_mount_option_names_the_json_path(tmp_path, option: str, index: int) -> None:
+    config = with_mounts({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", option]})
+    assert len(config["mounts"]) == index + 1
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path == f"mounts[{index}].options"
+    assert info.value.file == str(tmp_path / "bundle" / "config.json")
+    assert repr(option) in str(info.value)
+    assert "/data" in str(info.value)
+    assert str(info.value).startswith(f"{tmp_path / 'bundle' / 'config.json'}: mounts[{index}].options: ")
+
+
+def test_bad_option_in_the_first_mount(tmp_path) -> None:
+    config = base_config()
+    config["mounts"][0]["options"] = ["tmpcopyup"]
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path == "mounts[0].options"
+
+
+def test_idmapped_mount_is_refused_not_silently_ignored(tmp_path) -> None:
+    """A mount with uidMappings/gidMappings must be idmapped (runtime-spec); SimCon cannot do that yet
+    (features.json says idmap is disabled, the `idmap` option is refused), so it must refuse the mount
+    rather than bind it without the mapping."""
+    config = with_mounts({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"],
+                          "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                          "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]})
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path.startswith(f"mounts[{len(config['mounts']) - 1}]")
+
+
+# --- devices ---------------------------------------------------------------------------------------------------
+
+
+def test_default_devices_are_present(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS
+    null = plan.devices[0]
+    assert (null.kind, null.major, null.minor, null.mode, null.uid, null.gid) == ("c", 1, 3, 0o666, 0, 0)
+    tty = plan.devices[-1]
+    assert (tty.major, tty.minor) == (5, 0)
+
+
+def test_config_devices_come_after_the_defaults(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["devices"] = [
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 0, "gid": 0},
+        {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0},
+    ]
+    plan = plan_for(tmp_path, config)
+    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS + ["/dev/fuse", "/dev/sda"]
+    fuse, sda = plan.devices[-2:]
+    assert (fuse.kind, fuse.major, fuse.minor, fuse.mode) == ("c", 10, 229, 0o600)
+    assert (sda.kind, sda.major, sda.minor, sda.mode, sda.uid, sda.gid) == ("b", 8, 0, 0o666, 0, 0)
+
+
+@pytest.mark.parametrize("destination", ["/dev", "/dev/"])
+def test_no_default_devices_when_dev_is_bind_mounted(tmp_path, destination: str) -> None:
+    config = base_config()
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/dev"]
+    config["mounts"].append({"destination": destination, "type": "bind", "source": "/dev", "options": ["rbind"]})
+    config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+    plan = plan_for(tmp_path, config)
+    assert [d.path for d in plan.devices] == ["/dev/fuse"]
+
+
+def test_default_devices_kept_when_dev_is_a_tmpfs(tmp_path) -> None:
+    config = base_config()
+    assert any(m["destination"] == "/dev" and m["type"] == "tmpfs" for m in config["mounts"])
+    assert [d.path for d in plan_for(tmp_path, config).devices] == DEFAULT_DEVICE_PATHS
+
+
+def test_default_devices_are_not_shared_between_plans(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    plan.devices.clear()
+    assert len(DEFAULT_DEVICES) == 6
+    assert [d.path for d in plan_for(tmp_path, base_config()).devices] == DEFAULT_DEVICE_PATHS
+
+
+# --- hooks -----------------------------------------------------------------------------------------------------
+
+
+def with_hooks(**hooks: list) -> dict:
+    config = base_config()
+    config["hooks"] = hooks
+    return config
+
+
+def test_no_hooks(tmp_path) -> None:
+    plan = plan_for(tmp_path, base_config())
+    assert plan.create_runtime_hooks is False
+    assert plan.create_container_hooks == [] and plan.start_container_hooks == []
+
+
+@pytest.mark.parametrize("kind", ["prestart", "createRuntime"])
+def test_prestart_or_create_runtime_hooks_make_init_stop(tmp_path, kind: str) -> None:
+    plan = plan_for(tmp_path, with_hooks(**{kind: [{"path": "/bin/true"}]}))
+    assert plan.create_runtime_hooks is True
+    assert plan.create_container_hooks == [] and plan.start_container_hooks == []
+
+
+@pytest.mark.parametrize("kind", ["createContainer", "startContainer", "poststart", "poststop"])
+def test_other_hooks_do_not_make_init_stop(tmp_path, kind: str) -> None:
+    assert plan_for(tmp_path, with_hooks(**{kind: [{"path": "/bin/true"}]})).create_runtime_hooks is False
+
+
+def test_container_hooks_are_carried_in_order(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_hooks(
+        createContainer=[{"path": "/bin/a", "args": ["a", "1"], "env": ["X=1"], "timeout": 3}, {"path": "/bin/b"}],
+        startContainer=[{"path": "/bin/c"}],
+    ))
+    assert [h.to_json() for h in plan.create_container_hooks] == [
+        {"path": "/bin/a", "args": ["a", "1"], "env": ["X=1"], "timeout": 3},
+        {"path": "/bin/b", "args": [], "env": [], "timeout": None},
+    ]
+    assert [h.path for h in plan.start_container_hooks] == ["/bin/c"]
