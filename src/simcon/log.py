@@ -6,10 +6,11 @@ reason a command failed, so JSON lines must look exactly like runc's (logrus): l
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from simcon import fastjson
 
 _log_file: str | None = None
 _log_format = "text"
@@ -37,9 +38,9 @@ def _write_log(level: str, message: str) -> None:
     if _log_file is None:
         return
     if _log_format == "json":
-        line = json.dumps({"level": level, "msg": message, "time": _timestamp()})
+        line = fastjson.dumps({"level": level, "msg": message, "time": _timestamp()})
     else:
-        line = f"time={json.dumps(_timestamp())} level={level} msg={json.dumps(message)}"
+        line = f"time={fastjson.dumps(_timestamp())} level={level} msg={fastjson.dumps(message)}"
     try:
         fd = os.open(_log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:

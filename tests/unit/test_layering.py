@@ -28,11 +28,15 @@ ALLOWED: dict[str, set[str]] = {
     "network": {"linux", "spec", "errors", "log", ROOT},
     "monitor": {"linux", "spec", "errors", "log", ROOT},
     "linux": set(),
-    "spec": {"errors"},
+    "spec": {"errors", ROOT},  # the root package holds only version constants
     "log": {"errors"},
     "errors": set(),
+    "fastjson": set(),
     ROOT: set(),
 }
+# Bottom-layer utilities any part may use.
+for _allowed in ALLOWED.values():
+    _allowed.add("fastjson")
 
 
 def module_name(path: Path) -> str:

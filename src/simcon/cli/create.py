@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "create a container from a bundle (its process waits for `start`)"
 
 
-def add_create_arguments(parser: argparse.ArgumentParser) -> None:
+def add_create_arguments(parser: ArgumentParser) -> None:
     """The options `create` and `run` share."""
     parser.add_argument("-b", "--bundle", default=".", help="path to the bundle directory (default: .)")
     parser.add_argument("--pid-file", default=None, metavar="FILE", help="write the init's pid to FILE")
@@ -20,11 +20,11 @@ def add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     add_create_arguments(parser)
 
 
-def options_from(args: argparse.Namespace):  # noqa: ANN201
+def options_from(args: Namespace):  # noqa: ANN201
     from simcon.errors import UnsupportedError
     from simcon.runtime.create import CreateOptions
 
@@ -36,7 +36,7 @@ def options_from(args: argparse.Namespace):  # noqa: ANN201
                          preserve_fds=args.preserve_fds)
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.create import create_container
 
     create_container(store, args.container_id, options_from(args))

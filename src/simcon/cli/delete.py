@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "delete a container: its processes (with --force), cgroups and state"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--force", action="store_true", help="kill the container first if it is running")
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.errors import ContainerNotFoundError
     from simcon.runtime.operations import delete_container
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-import json
+
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "print the features this runtime supports (OCI features JSON)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     pass
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001, ARG001
+def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
+    import json
+
     from simcon.spec.features import features_document
 
     print(json.dumps(features_document(), indent=2))

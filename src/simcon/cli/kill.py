@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "send a signal (default SIGTERM) to the container's init process"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
     parser.add_argument("container_id", metavar="ID")
     parser.add_argument("signal", nargs="?", default="SIGTERM", metavar="SIGNAL",
                         help="name (KILL, SIGKILL) or number (default SIGTERM)")
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.errors import UsageError
     from simcon.runtime.operations import kill_container, parse_signal
 

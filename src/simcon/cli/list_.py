@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
+
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "list containers"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--format", default="table", choices=("table", "json"), help="output format")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the container ids")
 
@@ -24,7 +24,8 @@ def _owner(path: str) -> str:
         return "#?"
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
+    from simcon import fastjson
     from simcon.runtime.operations import list_containers
 
     entries = list_containers(store)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
         view["owner"] = _owner(store.container_dir(state.id))
         rows.append(view)
     if args.format == "json":
-        print(json.dumps(rows))
+        print(fastjson.dumps(rows))
         return 0
     table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
     table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]) for r in rows]

@@ -7,12 +7,12 @@ does not pay for what `simcon create` needs.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from importlib import import_module
 
 from simcon import OCI_VERSION, __version__, log
+from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
 from simcon.errors import SimconError
 
 # verb -> module under simcon.cli (a verb's module name differs where the verb is a Python keyword or builtin)
@@ -34,8 +34,8 @@ def default_root() -> str:
     return os.path.join(runtime_dir, "simcon") if runtime_dir else f"/tmp/simcon-{os.geteuid()}"
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+def build_parser() -> tuple[ArgumentParser, dict]:
+    parser = ArgumentParser(
         prog="simcon",
         description="SimCon: an OCI container runtime with runc's command line.",
     )
@@ -51,7 +51,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
                         help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
     parser.add_argument("--rootless", default="auto", choices=("true", "false", "auto"),
                         help="accepted for runc compatibility")
-    parser.add_argument("--criu", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--criu", default=None, help=SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
     for verb, module_name in VERBS.items():
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _report(args: argparse.Namespace, exc: Exception, container_id: str | None) -> None:
+def _report(args: Namespace, exc: Exception, container_id: str | None) -> None:
     if isinstance(exc, OSError) and not isinstance(exc, SimconError):
         where = f" `{exc.filename}`" if exc.filename else ""
         text = f"{exc.strerror or exc}{where}"

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-
+from simcon.cli.args import ArgumentParser, Namespace
 from simcon.cli.create import add_create_arguments, options_from
 
 HELP = "create and start a container, and wait for it unless --detach"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-d", "--detach", action="store_true", help="return once the container has started")
     parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
     add_create_arguments(parser)
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.run import run_container
 
     return run_container(store, args.container_id, options_from(args), detach=args.detach, keep=args.keep)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
+
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "write a default config.json (like runc spec)"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-b", "--bundle", default=".", help="bundle directory to write config.json into")
     parser.add_argument("--rootless", action="store_true", help="a config for a rootless container")
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001, ARG001
+def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
+    import json
+
     from simcon.errors import SimconError
     from simcon.runtime.state import write_atomically
     from simcon.spec.default import default_spec

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "start the process of a created container"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.operations import start_container
 
     start_container(store, args.container_id)

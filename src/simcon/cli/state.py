@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-import json
+from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "print the state of a container as JSON"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: argparse.Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store) -> int:  # noqa: ANN001
+    from simcon import fastjson
     from simcon.runtime.operations import container_status
 
     state, status = container_status(store, args.container_id)
-    print(json.dumps(state.oci_view(status), indent=2))
+    print(fastjson.dumps(state.oci_view(status), indent=2))
     return 0

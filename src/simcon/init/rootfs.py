@@ -66,7 +66,8 @@ def make_parents_in_root(root: str, path: str, mode: int = 0o755) -> str:
         current = os.path.join(current, part)
         host = resolve_in_root(root, current)
         if not os.path.lexists(host):
-            os.mkdir(host, mode)
+            # `host` is already resolved inside the root; a dangling in-root symlink may need several levels.
+            os.makedirs(host, mode, exist_ok=True)
     return resolve_in_root(root, path)
 
 

@@ -83,7 +83,12 @@ class Channel:
         data = self.sock.recv(_MAX_PACKET)
         if not data:
             raise InitError(waiting_for, f"{self.peer} exited without reporting an error")
-        message = json.loads(data)
+        try:
+            message = json.loads(data)
+        except ValueError:
+            raise InitError(waiting_for, f"protocol error: unreadable message from {self.peer}: {data[:80]!r}") from None
+        if not isinstance(message, dict):
+            raise InitError(waiting_for, f"protocol error: unexpected message from {self.peer}: {message!r}")
         if message.get("type") == ERROR:
             raise InitError(
                 message.get("step", "?"),

@@ -6,10 +6,7 @@ Each takes the container's lock, derives its status from the live system, checks
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
 import time
 
 from simcon.errors import ContainerNotRunningError, InitError, InvalidStateError, SimconError
@@ -55,6 +52,8 @@ def start_container(store: StateStore, container_id: str) -> ContainerState:
 
 def _release_init(fifo: str, state: ContainerState) -> None:
     """Open exec.fifo for reading, which unblocks the init; its one byte says it is about to exec."""
+    import select
+
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         poller = select.poll()
@@ -89,6 +88,8 @@ def kill_container(store: StateStore, container_id: str, sig: int, *, all_proces
 
 def signal_init(state: ContainerState, sig: int) -> None:
     """Signal the init through a pidfd opened and then checked, so a recycled pid is never hit."""
+    import signal
+
     try:
         pidfd = os.pidfd_open(state.pid)
     except ProcessLookupError:
@@ -120,6 +121,8 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
 
 def stop_processes(state: ContainerState, *, force: bool) -> None:
     """Kill the init (and, with ``force``, everything in the cgroup) and wait for it to be gone."""
+    import signal
+
     from simcon.runtime.create import kill_and_wait
 
     cgroups = _cgroup_of(state) if state.cgroup is not None else None
@@ -147,6 +150,8 @@ def _cgroup_of(state: ContainerState):  # noqa: ANN202
 
 def _run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list[dict]) -> None:
     """poststart and poststop hooks cannot fail the operation: a failure is a warning (runtime-spec)."""
+    import json
+
     from simcon.init.hooks import run_hooks
     from simcon.runtime.create import oci_state
     from simcon.runtime.plan import HookPlan
@@ -161,10 +166,12 @@ def _run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: lis
 
 def parse_signal(value: str) -> int:
     """`KILL`, `SIGKILL`, `kill` or `9` -> 9. Raises ValueError naming the value."""
+    import signal
+
     text = value.strip()
     if text.isdigit():
         number = int(text)
-        if not 0 < number < signal.SIGRTMAX + 1:
+        if not 0 <= number <= signal.SIGRTMAX:
             raise ValueError(f"signal {value!r} out of range")
         return number
     name = text.upper()

@@ -175,6 +175,9 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
             opts = parse_options(list(mnt.options or []))
         except MountOptionError as exc:
             raise ConfigError(config_file, f"mounts[{i}].options", f"{exc} (destination {mnt.destination})") from None
+        if mnt.uid_mappings or mnt.gid_mappings:
+            raise ConfigError(config_file, f"mounts[{i}].uidMappings",
+                              "idmapped mounts are not supported by this version of SimCon yet")
         fstype = mnt.type or ("bind" if opts.is_bind else "")
         if fstype == "bind" and not opts.is_bind:
             opts.flags |= m.MS_BIND | m.MS_REC  # runc treats type "bind" without bind/rbind as rbind

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
-import re
-import shutil
 import time
 
+from simcon import fastjson
 from simcon.errors import ContainerExistsError, ContainerNotFoundError, InvalidIdError, StateError
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
 
-_ID_RE = re.compile(r"[A-Za-z0-9_+.-]+")
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+.-")
 MAX_ID_LENGTH = 1024
 
 
@@ -33,7 +31,7 @@ def validate_id(container_id: str) -> None:
         raise InvalidIdError(container_id, "must not be empty")
     if len(container_id) > MAX_ID_LENGTH:
         raise InvalidIdError(container_id, f"longer than {MAX_ID_LENGTH} characters")
-    if container_id in (".", "..") or not _ID_RE.fullmatch(container_id):
+    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id):
         raise InvalidIdError(container_id, "use only letters, digits and `_ + - .`, and not `.` or `..`")
     if container_id.startswith("-"):
         raise InvalidIdError(container_id, "must not start with `-`")
@@ -58,7 +56,7 @@ class ContainerState:
     __slots__ = (
         "oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations",
         "init_start_time", "creator_pid", "creator_start_time", "cgroup", "own_pid_namespace",
-        "poststart_hooks", "poststop_hooks", "exit_status", "finished",
+        "poststart_hooks", "poststop_hooks", "exit_status", "finished", "process",
     )
 
     def __init__(self, **fields: object) -> None:
@@ -79,8 +77,12 @@ class ContainerState:
         self.own_pid_namespace: bool = True
         self.poststart_hooks: list[dict] = []
         self.poststop_hooks: list[dict] = []
+        # Recorded by whoever waits for the init (the monitor of `run -d`, a foreground `run --keep`):
+        # the shell-style exit code (128+N for a death by signal N) and when it happened.
         self.exit_status: int | None = None
         self.finished: str | None = None
+        # config.json's `process` (as JSON) at create time: what `exec` starts from, whatever the bundle holds now.
+        self.process: dict | None = None
         for name, value in fields.items():
             setattr(self, name, value)
 
@@ -113,6 +115,10 @@ class ContainerState:
         }
         if self.annotations:
             view["annotations"] = self.annotations
+        if status == "stopped" and self.exit_status is not None:
+            # Not in runc's output; consumers that decode runc's fields ignore extra ones.
+            view["exitCode"] = self.exit_status
+            view["finished"] = self.finished
         return view
 
 
@@ -183,7 +189,7 @@ def read_state(path: str, container_id: str) -> ContainerState:
     except FileNotFoundError:
         raise ContainerNotFoundError(container_id) from None
     try:
-        data = json.loads(raw)
+        data = fastjson.loads(raw)
     except ValueError as exc:
         raise StateError(f"{file}: corrupt state: {exc}", container_id=container_id) from exc
     return ContainerState.from_json(data, file)
@@ -216,10 +222,12 @@ class LockedContainer:
         return read_state(self.path, self.id)
 
     def write(self, state: ContainerState) -> None:
-        write_atomically(os.path.join(self.path, STATE_FILE), json.dumps(state.to_json()).encode())
+        write_atomically(os.path.join(self.path, STATE_FILE), fastjson.dumps(state.to_json()).encode())
 
     def remove(self) -> None:
         """Delete the directory (state, fifo, anything else) and drop the lock."""
+        import shutil
+
         try:
             shutil.rmtree(self.path)
         except FileNotFoundError:
