@@ -18,6 +18,9 @@ DEMO_RUNTIME := $(VENV)/bin/simcon
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
+	@# Byte-compile up front: with PYTHONDONTWRITEBYTECODE set (as on these machines) every `simcon` call would
+	@# otherwise recompile its modules, which is most of a `simcon state`.
+	@$(VENV)/bin/python -m compileall -q src
 
 $(SETUP_STAMP): pyproject.toml Makefile scripts/install-deps.sh
 	scripts/install-deps.sh
