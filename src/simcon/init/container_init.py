@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import signal
 import socket
 import stat
@@ -20,6 +21,7 @@ import stat
 from simcon.init import rootfs as fs
 from simcon.init import sync
 from simcon.init.hooks import HookFailed, run_hook
+from simcon.linux import capabilities as caps
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
@@ -67,6 +69,8 @@ class _Init:
     def steps(self) -> list:
         p = self.plan
         steps = [("start a session", os.setsid)]
+        if p.oom_score_adj is not None:
+            steps.append(("set oomScoreAdj", self.set_oom_score_adj))
         if p.new_session_keyring:
             steps.append(("join a new session keyring", self.join_keyring))
         if p.has_namespace("mount"):
@@ -87,6 +91,9 @@ class _Init:
             steps.append(("run createContainer hooks", self.run_create_container_hooks))
         if p.has_namespace("mount"):
             steps.append(("change root", lambda: (fs.move_into if p.no_pivot else fs.pivot_into)(p.rootfs)))
+            # Through the container's own /proc, before readonlyPaths makes /proc/sys read-only.
+            steps += [(f"write sysctl `{path}`", lambda path=path, value=value: self.write_sysctl(path, value))
+                      for path, value in p.sysctl]
             steps += [(f"mask `{path}`", lambda path=path: fs.mask_path(path)) for path in p.masked_paths]
             steps += [(f"make `{path}` read-only", lambda path=path: fs.make_readonly(path))
                       for path in p.readonly_paths]
@@ -100,11 +107,19 @@ class _Init:
             steps.append(("set hostname", lambda: proc.sethostname(p.hostname)))
         if p.domainname is not None:
             steps.append(("set domainname", lambda: proc.setdomainname(p.domainname)))
+        if p.rlimits:
+            steps.append(("set rlimits", self.set_rlimits))
+        if p.capabilities is not None:
+            steps.append(("drop capabilities from the bounding set", self.drop_bounding_capabilities))
+        steps.append(("switch user", self.switch_user))
+        if p.capabilities is not None:
+            steps.append(("set capabilities", self.set_capabilities))
         steps += [
-            ("switch user", self.switch_user),
             ("change to the working directory", lambda: os.chdir(p.cwd)),
             ("find the executable", self.find_executable),
         ]
+        if p.personality is not None:
+            steps.append(("set personality", lambda: proc.set_personality(p.personality)))
         return steps
 
     # -- steps ---------------------------------------------------------------------------------------------
@@ -165,12 +180,44 @@ class _Init:
             os.dup2(slave, fd)
         os.close(slave)
 
+    def set_oom_score_adj(self) -> None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(self.plan.oom_score_adj))
+
+    def write_sysctl(self, path: str, value: str) -> None:
+        with open(path, "w") as f:
+            f.write(value)
+
+    def set_rlimits(self) -> None:
+        for number, soft, hard in self.plan.rlimits:
+            resource.setrlimit(number, (soft, hard))
+
+    def drop_bounding_capabilities(self) -> None:
+        # While we still hold CAP_SETPCAP: it is in the effective set until set_capabilities.
+        c = self.plan.capabilities
+        for bit in range(c.last_cap + 1):
+            if not c.bounding & (1 << bit):
+                caps.bounding_drop(bit)
+
     def switch_user(self) -> None:
         p = self.plan
+        # keep-caps: a switch away from uid 0 would otherwise empty the permitted set set_capabilities trims.
+        if p.capabilities is not None:
+            caps.set_keepcaps(True)
         # Order matters: supplementary groups and gid can only be changed while still privileged.
         os.setgroups(p.additional_gids)
         os.setresgid(p.gid, p.gid, p.gid)
         os.setresuid(p.uid, p.uid, p.uid)
+        if p.capabilities is not None:
+            caps.set_keepcaps(False)
+
+    def set_capabilities(self) -> None:
+        c = self.plan.capabilities
+        caps.capset(c.effective, c.permitted, c.inheritable)
+        caps.ambient_clear_all()
+        for bit in range(c.last_cap + 1):
+            if c.ambient & (1 << bit):
+                caps.ambient_raise(bit)
 
     def find_executable(self) -> None:
         name = self.plan.args[0]

@@ -17,6 +17,8 @@ PR_SET_CHILD_SUBREAPER = 36
 SYS_KEYCTL = 250  # x86_64
 KEYCTL_JOIN_SESSION_KEYRING = 1
 
+_personality = libc.fn("personality")
+_personality.argtypes = (ctypes.c_ulong,)
 _prctl = libc.fn("prctl")
 _prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 _sethostname = libc.fn("sethostname")
@@ -58,3 +60,7 @@ def setdomainname(name: str) -> None:
 def join_session_keyring(name: str) -> int:
     """Join a new session keyring called ``name``; returns its serial."""
     return libc.check(libc.syscall(SYS_KEYCTL, ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), ctypes.c_char_p(name.encode())))
+
+
+def set_personality(persona: int) -> None:
+    libc.check(_personality(persona))

@@ -125,6 +125,13 @@ class LaunchPlan:
         self.create_runtime_hooks = False  # whether init must stop for prestart/createRuntime hooks
         self.create_container_hooks: list[HookPlan] = []
         self.start_container_hooks: list[HookPlan] = []
+        # Security (see runtime.security): applied by the init around the user switch and just before execve.
+        self.capabilities = None  # a security.CapsPlan
+        self.rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_* number, soft, hard)
+        self.oom_score_adj: int | None = None
+        self.sysctl: list[tuple[str, str]] = []  # (/proc/sys/... path, value)
+        self.personality: int | None = None
+        self.seccomp = None  # a security.SeccompPlan: the compiled BPF program and its seccomp(2) flags
 
     def has_namespace(self, kind: str) -> bool:
         return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
@@ -207,8 +214,25 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         plan.additional_gids = list(process.user.additional_gids or [])
         plan.umask = process.user.umask
 
+    _plan_security(plan, spec, config_file)
+
     plan.create_runtime_hooks = bool(hooks_of(spec.hooks, "prestart") or hooks_of(spec.hooks, "create_runtime"))
     plan.create_container_hooks = hooks_of(spec.hooks, "create_container")
     plan.start_container_hooks = hooks_of(spec.hooks, "start_container")
     return plan
 
+
+def _plan_security(plan: LaunchPlan, spec, config_file: str) -> None:  # noqa: ANN001
+    from simcon.runtime import security
+
+    process = spec.process
+    linux = spec.linux
+    security.check_lsm_labels(process, linux, config_file)
+    plan.capabilities = security.capabilities_plan(process.capabilities, config_file)
+    plan.rlimits = security.rlimits_plan(process.rlimits, config_file)
+    plan.oom_score_adj = security.oom_score_adj_plan(process.oom_score_adj, config_file)
+    if linux is not None:
+        plan.sysctl = security.sysctl_plan(linux.sysctl, plan.has_namespace, config_file)
+        plan.personality = security.personality_plan(linux.personality, config_file)
+        if linux.seccomp is not None:
+            plan.seccomp = security.seccomp_plan(linux.seccomp, config_file)

@@ -1,0 +1,263 @@
+"""The security parts of the launch plan: capabilities, rlimits, oomScoreAdj, sysctl, personality, seccomp.
+
+Each ``*_plan`` function turns one part of the validated config into plain values the init applies, and fails
+here, in the parent, with the JSON path, for what the kernel or SimCon's own privileges would refuse later.
+Things that cannot be granted but are harmless to skip (a capability this kernel does not know) are warnings.
+"""
+
+from __future__ import annotations
+
+import os
+
+from simcon.errors import ConfigError, UnsupportedError
+from simcon.spec.constants import CAPABILITIES
+
+CAP_SYS_RESOURCE = CAPABILITIES["CAP_SYS_RESOURCE"]
+
+_CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+
+def _warn(config_file: str, message: str) -> None:
+    from simcon import log
+
+    log.warning(f"{config_file}: {message}")
+
+
+class CapsPlan:
+    """The five capability sets as bit masks, and the kernel's highest capability number."""
+
+    __slots__ = ("bounding", "effective", "permitted", "inheritable", "ambient", "last_cap")
+
+    def __init__(self, bounding: int = 0, effective: int = 0, permitted: int = 0, inheritable: int = 0,
+                 ambient: int = 0, last_cap: int = 40) -> None:
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+        self.last_cap = last_cap
+
+
+def _own_permitted() -> int:
+    from simcon.linux import capabilities as caps
+
+    return caps.capget()[1]
+
+
+def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", *,  # noqa: ANN001
+                      last_cap: int | None = None, own_permitted: int | None = None) -> CapsPlan:
+    """Bit masks of ``process.capabilities`` (no section: no capabilities at all, as in runc).
+
+    Names were validated against the known list already (unknown -> error). A capability newer than the running
+    kernel, or one SimCon itself does not hold (so capset would refuse it), is a warning and left out.
+    """
+    from simcon.linux import capabilities as caps
+
+    if last_cap is None:
+        last_cap = caps.last_cap()
+    plan = CapsPlan(last_cap=last_cap)
+    if capabilities is None:
+        return plan
+    if own_permitted is None:
+        own_permitted = _own_permitted()
+    for field in _CAP_SETS:
+        mask = 0
+        for i, name in enumerate(getattr(capabilities, field)):
+            where = f"{prefix}capabilities.{field}[{i}]"
+            bit = CAPABILITIES.get(name)
+            if bit is None:
+                raise ConfigError(config_file, where, f'unknown capability "{name}"')
+            if bit > last_cap:
+                _warn(config_file, f"{where}: {name} is not supported by the running kernel "
+                                   f"(cap_last_cap is {last_cap}); skipped")
+                continue
+            if field != "bounding" and not own_permitted & (1 << bit):
+                _warn(config_file, f"{where}: SimCon itself does not hold {name}, so it cannot grant it; skipped")
+                continue
+            mask |= 1 << bit
+        setattr(plan, field, mask)
+    # The kernel refuses an ambient capability that is not both permitted and inheritable.
+    missing = plan.ambient & ~(plan.permitted & plan.inheritable)
+    if missing:
+        names = [n for n, b in CAPABILITIES.items() if missing & (1 << b)]
+        _warn(config_file, f"{prefix}capabilities.ambient: {', '.join(names)} not in both permitted and "
+                           "inheritable; skipped")
+        plan.ambient &= ~missing
+    return plan
+
+
+# --- rlimits -----------------------------------------------------------------------------------------------------
+
+
+def rlimits_plan(rlimits, config_file: str, prefix: str = "process.") -> list[tuple[int, int, int]]:  # noqa: ANN001
+    """(resource number, soft, hard) for each rlimit. A hard limit above SimCon's own is an error when SimCon
+    lacks CAP_SYS_RESOURCE (setrlimit would refuse it in the init)."""
+    import resource
+
+    result = []
+    can_raise = None
+    for i, rlimit in enumerate(rlimits):
+        where = f"{prefix}rlimits[{i}]"
+        number = getattr(resource, rlimit.type, None)
+        if number is None:
+            raise ConfigError(config_file, f"{where}.type", f'rlimit "{rlimit.type}" is not known on this host')
+        soft, hard = _limit(rlimit.soft), _limit(rlimit.hard)
+        _, own_hard = resource.getrlimit(number)
+        if _above(hard, own_hard):
+            if can_raise is None:
+                can_raise = bool(_own_permitted() & (1 << CAP_SYS_RESOURCE))
+            if not can_raise:
+                raise ConfigError(config_file, f"{where}.hard",
+                                  f"{rlimit.type} hard limit {_show(hard)} is above SimCon's own "
+                                  f"({_show(own_hard)}) and SimCon lacks CAP_SYS_RESOURCE to raise it")
+        result.append((number, soft, hard))
+    return result
+
+
+def _limit(value: int) -> int:
+    """JSON carries 'unlimited' as 2**64-1; Python's resource module spells it RLIM_INFINITY (-1)."""
+    import resource
+
+    return resource.RLIM_INFINITY if value >= 2**64 - 1 else value
+
+
+def _above(value: int, ceiling: int) -> bool:
+    import resource
+
+    if ceiling == resource.RLIM_INFINITY:
+        return False
+    return value == resource.RLIM_INFINITY or value > ceiling
+
+
+def _show(value: int) -> str:
+    import resource
+
+    return "unlimited" if value == resource.RLIM_INFINITY else str(value)
+
+
+# --- oom_score_adj -------------------------------------------------------------------------------------------------
+
+
+def oom_score_adj_plan(value: int | None, config_file: str) -> int | None:
+    if value is None:
+        return None
+    if not -1000 <= value <= 1000:
+        raise ConfigError(config_file, "process.oomScoreAdj", f"must be between -1000 and 1000, got {value}")
+    # Lowering it below our own needs CAP_SYS_RESOURCE.
+    try:
+        with open("/proc/self/oom_score_adj", "rb") as f:
+            own = int(f.read())
+    except OSError:
+        return value
+    if value < own and not _own_permitted() & (1 << CAP_SYS_RESOURCE):
+        raise ConfigError(config_file, "process.oomScoreAdj",
+                          f"{value} is below SimCon's own oom_score_adj ({own}) and SimCon lacks "
+                          "CAP_SYS_RESOURCE to lower it")
+    return value
+
+
+# --- sysctl ------------------------------------------------------------------------------------------------------
+
+_IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced")
+_UTS_SYSCTLS = ("kernel.hostname", "kernel.domainname")
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace a sysctl key belongs to, or None when it is not namespaced (a host-wide setting)."""
+    dotted = key.replace("/", ".")
+    if dotted in _IPC_SYSCTLS or dotted.startswith("fs.mqueue."):
+        return "ipc"
+    if dotted.startswith("net."):
+        return "network"
+    if dotted in _UTS_SYSCTLS:
+        return "uts"
+    return None
+
+
+def sysctl_plan(sysctl: dict[str, str], has_namespace, config_file: str) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(path under /proc/sys, value) per key; each key must belong to a namespace the container has of its own."""
+    result = []
+    for key, value in sysctl.items():
+        where = f'linux.sysctl["{key}"]'
+        kind = sysctl_namespace(key)
+        if kind is None:
+            raise ConfigError(config_file, where, "not a namespaced sysctl: it would change the host, so it is "
+                                                  "not allowed in a container")
+        if not has_namespace(kind):
+            raise ConfigError(config_file, where, f"needs a {kind} namespace of the container's own "
+                                                  f'(add {{"type": "{kind}"}} to linux.namespaces)')
+        relative = key.replace(".", "/") if "/" not in key else key
+        if ".." in relative.split("/"):
+            raise ConfigError(config_file, where, "must not contain '..'")
+        result.append(("/proc/sys/" + relative.strip("/"), value))
+    return result
+
+
+# --- personality -------------------------------------------------------------------------------------------------
+
+PER_LINUX = 0x0000
+PER_LINUX32 = 0x0008
+
+
+def personality_plan(personality, config_file: str) -> int | None:  # noqa: ANN001
+    if personality is None:
+        return None
+    domains = {"LINUX": PER_LINUX, "LINUX32": PER_LINUX32}
+    if personality.domain not in domains:
+        raise ConfigError(config_file, "linux.personality.domain",
+                          f'unknown domain "{personality.domain}" (expected LINUX or LINUX32)')
+    if personality.flags:
+        raise ConfigError(config_file, "linux.personality.flags",
+                          "personality flags are not supported (the runtime-spec defines none yet)")
+    return domains[personality.domain]
+
+
+# --- LSMs --------------------------------------------------------------------------------------------------------
+
+
+def active_lsms(path: str = "/sys/kernel/security/lsm") -> list[str]:
+    try:
+        with open(path) as f:
+            return [name for name in f.read().strip().split(",") if name]
+    except OSError:
+        return []
+
+
+def apparmor_enabled(path: str = "/sys/module/apparmor/parameters/enabled") -> bool:
+    try:
+        with open(path) as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def selinux_enabled(mounts: str = "/proc/self/mountinfo") -> bool:
+    try:
+        with open(mounts) as f:
+            return any(line.partition(" - ")[2].startswith("selinuxfs ") for line in f)
+    except OSError:
+        return False
+
+
+def check_lsm_labels(process, linux, config_file: str) -> None:  # noqa: ANN001
+    """SimCon cannot apply an LSM label yet; on a host without that LSM nobody could. Either way: say so."""
+    wanted = []
+    if process is not None and process.apparmor_profile:
+        wanted.append(("process.apparmorProfile", "AppArmor", apparmor_enabled()))
+    if process is not None and process.selinux_label:
+        wanted.append(("process.selinuxLabel", "SELinux", selinux_enabled()))
+    if linux is not None and linux.mount_label:
+        wanted.append(("linux.mountLabel", "SELinux", selinux_enabled()))
+    for where, lsm, enabled in wanted:
+        if not enabled:
+            raise ConfigError(config_file, where, f"{lsm} is not enabled on this host, so the label cannot be "
+                                                  "applied")
+        raise UnsupportedError(f"{config_file}: {where}: applying {lsm} labels is not supported by SimCon yet")
+
+
+# --- seccomp -----------------------------------------------------------------------------------------------------
+
+
+def seccomp_plan(seccomp, config_file: str):  # noqa: ANN001, ANN201
+    return None  # not yet: spec.validate warns that the profile is ignored

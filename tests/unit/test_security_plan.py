@@ -1,0 +1,165 @@
+"""simcon.runtime.security: config sections -> the plain values the init applies, and the errors before fork."""
+
+from __future__ import annotations
+
+import resource
+
+import pytest
+
+from simcon.errors import ConfigError
+from simcon.runtime import security
+from simcon.spec.model import Capabilities, Personality, Rlimit
+
+ALL = (1 << 41) - 1
+CFG = "/b/config.json"
+
+
+def caps_plan(last_cap: int = 40, own: int = ALL, **sets: list[str]) -> security.CapsPlan:
+    return security.capabilities_plan(Capabilities(**sets), CFG, last_cap=last_cap, own_permitted=own)
+
+
+def test_no_section_means_no_capabilities() -> None:
+    plan = security.capabilities_plan(None, CFG, last_cap=40)
+    assert (plan.bounding, plan.effective, plan.permitted, plan.inheritable, plan.ambient) == (0, 0, 0, 0, 0)
+    assert plan.last_cap == 40
+
+
+def test_sets_become_bit_masks() -> None:
+    plan = caps_plan(bounding=["CAP_CHOWN", "CAP_KILL"], effective=["CAP_KILL"], permitted=["CAP_KILL"],
+                     inheritable=["CAP_SYS_ADMIN"], ambient=[])
+    assert plan.bounding == 0b100001
+    assert plan.effective == plan.permitted == 1 << 5
+    assert plan.inheritable == 1 << 21
+
+
+def test_unknown_name_names_the_json_path() -> None:
+    with pytest.raises(ConfigError) as info:
+        caps_plan(permitted=["CAP_KILL", "CAP_NOPE"])
+    assert "process.capabilities.permitted[1]" in str(info.value)
+    assert "CAP_NOPE" in str(info.value)
+
+
+def test_capability_newer_than_the_kernel_is_skipped_with_a_warning(capsys) -> None:
+    plan = caps_plan(last_cap=37, bounding=["CAP_KILL", "CAP_BPF"], permitted=["CAP_BPF"])
+    assert plan.bounding == 1 << 5
+    assert plan.permitted == 0
+    assert plan.last_cap == 37
+    err = capsys.readouterr().err
+    assert "process.capabilities.bounding[1]: CAP_BPF is not supported by the running kernel" in err
+    assert "process.capabilities.permitted[0]" in err
+
+
+def test_capability_simcon_lacks_is_skipped_except_in_the_bounding_set(capsys) -> None:
+    own = ALL & ~(1 << 24)
+    plan = caps_plan(own=own, bounding=["CAP_SYS_RESOURCE"], permitted=["CAP_SYS_RESOURCE", "CAP_KILL"])
+    assert plan.bounding == 1 << 24
+    assert plan.permitted == 1 << 5
+    assert "process.capabilities.permitted[0]: SimCon itself does not hold CAP_SYS_RESOURCE" in capsys.readouterr().err
+
+
+def test_ambient_needs_permitted_and_inheritable(capsys) -> None:
+    plan = caps_plan(permitted=["CAP_KILL", "CAP_CHOWN"], inheritable=["CAP_KILL"], ambient=["CAP_KILL", "CAP_CHOWN"])
+    assert plan.ambient == 1 << 5
+    assert "CAP_CHOWN not in both permitted and inheritable" in capsys.readouterr().err
+
+
+# --- rlimits ---
+
+
+def test_rlimits_map_to_resource_numbers_and_infinity() -> None:
+    limits = security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=10, hard=20),
+                                    Rlimit(type="RLIMIT_CORE", soft=2**64 - 1, hard=2**64 - 1)], CFG)
+    assert limits[0] == (resource.RLIMIT_NOFILE, 10, 20)
+    core_hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    if core_hard == resource.RLIM_INFINITY:
+        assert limits[1] == (resource.RLIMIT_CORE, resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+
+
+def test_hard_limit_above_our_own_without_cap_sys_resource_is_an_error(monkeypatch) -> None:
+    monkeypatch.setattr(security, "_own_permitted", lambda: 0)
+    own_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    with pytest.raises(ConfigError) as info:
+        security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
+    text = str(info.value)
+    assert "process.rlimits[0].hard" in text and "CAP_SYS_RESOURCE" in text and str(own_hard) in text
+
+
+def test_hard_limit_above_our_own_is_fine_with_cap_sys_resource(monkeypatch) -> None:
+    monkeypatch.setattr(security, "_own_permitted", lambda: ALL)
+    own_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
+
+
+# --- oomScoreAdj ---
+
+
+def test_oom_score_adj_range() -> None:
+    with pytest.raises(ConfigError, match="process.oomScoreAdj: must be between -1000 and 1000"):
+        security.oom_score_adj_plan(1001, CFG)
+    assert security.oom_score_adj_plan(None, CFG) is None
+    assert security.oom_score_adj_plan(1000, CFG) == 1000
+
+
+def test_oom_score_adj_below_our_own_needs_cap_sys_resource(monkeypatch) -> None:
+    monkeypatch.setattr(security, "_own_permitted", lambda: 0)
+    with open("/proc/self/oom_score_adj") as f:
+        own = int(f.read())
+    if own == -1000:
+        pytest.skip("this process already has the lowest oom_score_adj")
+    with pytest.raises(ConfigError, match="CAP_SYS_RESOURCE"):
+        security.oom_score_adj_plan(own - 1, CFG)
+
+
+# --- sysctl ---
+
+
+@pytest.mark.parametrize(("key", "kind"), [
+    ("net.ipv4.ip_forward", "network"), ("net/ipv4/ip_forward", "network"), ("kernel.shmmax", "ipc"),
+    ("kernel.msgmax", "ipc"), ("kernel.sem", "ipc"), ("fs.mqueue.msg_max", "ipc"), ("kernel.hostname", "uts"),
+    ("kernel.domainname", "uts"), ("kernel.pid_max", None), ("vm.swappiness", None), ("fs.file-max", None),
+])
+def test_sysctl_namespace_of_each_key(key: str, kind: str | None) -> None:
+    assert security.sysctl_namespace(key) == kind
+
+
+def test_sysctl_paths_and_namespace_checks() -> None:
+    has = {"network", "ipc"}.__contains__
+    assert security.sysctl_plan({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}, has, CFG) == [
+        ("/proc/sys/net/ipv4/ip_forward", "1"), ("/proc/sys/kernel/shmmax", "1000")]
+    with pytest.raises(ConfigError) as info:
+        security.sysctl_plan({"kernel.hostname": "x"}, has, CFG)
+    assert 'linux.sysctl["kernel.hostname"]: needs a uts namespace' in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        security.sysctl_plan({"vm.swappiness": "1"}, has, CFG)
+    assert 'linux.sysctl["vm.swappiness"]: not a namespaced sysctl' in str(info.value)
+
+
+# --- personality ---
+
+
+def test_personality_domains() -> None:
+    assert security.personality_plan(None, CFG) is None
+    assert security.personality_plan(Personality(domain="LINUX32"), CFG) == 0x0008
+    assert security.personality_plan(Personality(domain="LINUX"), CFG) == 0
+    with pytest.raises(ConfigError, match="linux.personality.domain: unknown domain"):
+        security.personality_plan(Personality(domain="SVR4"), CFG)
+
+
+# --- LSMs ---
+
+
+def test_lsm_detection_reads_the_kernel_files(tmp_path) -> None:
+    lsm = tmp_path / "lsm"
+    lsm.write_text("lockdown,capability,apparmor\n")
+    assert security.active_lsms(str(lsm)) == ["lockdown", "capability", "apparmor"]
+    assert security.active_lsms(str(tmp_path / "missing")) == []
+    enabled = tmp_path / "enabled"
+    enabled.write_text("Y\n")
+    assert security.apparmor_enabled(str(enabled))
+    enabled.write_text("N\n")
+    assert not security.apparmor_enabled(str(enabled))
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("30 25 0:26 / /sys/fs/selinux rw,relatime shared:7 - selinuxfs selinuxfs rw\n")
+    assert security.selinux_enabled(str(mountinfo))
+    mountinfo.write_text("30 25 0:26 / /proc rw - proc proc rw\n")
+    assert not security.selinux_enabled(str(mountinfo))
