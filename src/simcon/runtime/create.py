@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
 import sys
 
 from simcon import OCI_VERSION
 from simcon.errors import SimconError, UnsupportedError
 from simcon.linux import procfs
+from simcon.linux.pidfd import kill_and_wait
 from simcon.runtime import status as st
 from simcon.runtime.state import ContainerState, LockedContainer, StateStore, utc_timestamp, validate_id, write_atomically
 
@@ -243,28 +242,3 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
-
-
-def kill_and_wait(pid: int, start_time: int | None, timeout: float = 10.0) -> None:
-    """SIGKILL ``pid`` through a pidfd (never a recycled pid) and wait until it has exited."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if start_time is not None and not procfs.is_alive(pid, start_time):
-            return
-        try:
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        wait_for_exit(pidfd, timeout)
-    finally:
-        os.close(pidfd)
-
-
-def wait_for_exit(pidfd: int, timeout: float) -> bool:
-    """True once the process behind ``pidfd`` has exited (a pidfd polls readable then)."""
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    return bool(poller.poll(int(timeout * 1000)))

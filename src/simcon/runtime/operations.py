@@ -88,18 +88,14 @@ def kill_container(store: StateStore, container_id: str, sig: int, *, all_proces
 
 def signal_init(state: ContainerState, sig: int) -> None:
     """Signal the init through a pidfd opened and then checked, so a recycled pid is never hit."""
-    import signal
+    from simcon.linux import pidfd as pidfds
 
+    pidfd = pidfds.open_pidfd(state.pid)
+    if pidfd is None:
+        raise ContainerNotRunningError(state.id)
     try:
-        pidfd = os.pidfd_open(state.pid)
-    except ProcessLookupError:
-        raise ContainerNotRunningError(state.id) from None
-    try:
-        if not procfs.is_alive(state.pid, state.init_start_time):
+        if not procfs.is_alive(state.pid, state.init_start_time) or not pidfds.send_signal(pidfd, sig):
             raise ContainerNotRunningError(state.id)
-        signal.pidfd_send_signal(pidfd, sig)
-    except ProcessLookupError:
-        raise ContainerNotRunningError(state.id) from None
     finally:
         os.close(pidfd)
 
@@ -121,15 +117,13 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
 
 def stop_processes(state: ContainerState, *, force: bool) -> None:
     """Kill the init (and, with ``force``, everything in the cgroup) and wait for it to be gone."""
-    import signal
-
-    from simcon.runtime.create import kill_and_wait
+    from simcon.linux.pidfd import SIGKILL, kill_and_wait
 
     cgroups = _cgroup_of(state) if state.cgroup is not None else None
     if cgroups is not None and force:
         if state.status == st.PAUSED:
             cgroups.thaw()
-        cgroups.signal_all(signal.SIGKILL)
+        cgroups.signal_all(SIGKILL)
     if state.pid and procfs.is_alive(state.pid, state.init_start_time):
         kill_and_wait(state.pid, state.init_start_time)
     if cgroups is not None and force:
