@@ -86,6 +86,7 @@ class InitError(SimconError):
         if path:
             parts.append(f"`{path}`")
         super().__init__(f"{' '.join(parts)}: {message}")
+        self.detail = message  # without the step: what travels over the sync channel
         self.step = step
         self.errno = errno
         self.path = path

@@ -238,7 +238,7 @@ class _Init:
             if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
                 self.executable = candidate
                 return
-        raise sync.InitError("exec", f'exec: "{name}": executable file not found in $PATH')
+        raise sync.InitError("exec", f'"{name}": executable file not found in $PATH')
 
     # -- after the parent let go ---------------------------------------------------------------------------
 

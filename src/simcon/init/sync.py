@@ -109,7 +109,7 @@ class Channel:
         if isinstance(exc, OSError):
             fields = {"errno": exc.errno or 0, "message": exc.strerror or str(exc), "path": exc.filename or ""}
         elif isinstance(exc, InitError):
-            fields = {"errno": exc.errno, "message": exc.message, "path": exc.path}
+            fields = {"errno": exc.errno, "message": exc.detail, "path": exc.path}
             step = exc.step
         else:
             fields = {"errno": 0, "message": str(exc) or type(exc).__name__, "path": ""}
