@@ -89,6 +89,14 @@ def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", 
 # --- rlimits -----------------------------------------------------------------------------------------------------
 
 
+# <asm-generic/resource.h>: Python's resource module lacks some (RLIMIT_LOCKS) but takes any number.
+RLIMIT_NUMBERS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5,
+    "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+
 def rlimits_plan(rlimits, config_file: str, prefix: str = "process.") -> list[tuple[int, int, int]]:  # noqa: ANN001
     """(resource number, soft, hard) for each rlimit. A hard limit above SimCon's own is an error when SimCon
     lacks CAP_SYS_RESOURCE (setrlimit would refuse it in the init)."""
@@ -98,7 +106,7 @@ def rlimits_plan(rlimits, config_file: str, prefix: str = "process.") -> list[tu
     can_raise = None
     for i, rlimit in enumerate(rlimits):
         where = f"{prefix}rlimits[{i}]"
-        number = getattr(resource, rlimit.type, None)
+        number = RLIMIT_NUMBERS.get(rlimit.type)
         if number is None:
             raise ConfigError(config_file, f"{where}.type", f'rlimit "{rlimit.type}" is not known on this host')
         soft, hard = _limit(rlimit.soft), _limit(rlimit.hard)
