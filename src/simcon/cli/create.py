@@ -17,6 +17,9 @@ def add_create_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--no-new-keyring", action="store_true", help="do not create a new session keyring")
     parser.add_argument("--preserve-fds", type=int, default=0, metavar="N",
                         help="pass N extra fds (3 .. 3+N-1) to the container process")
+    parser.add_argument("--init", action="store_true",
+                        help="keep a tiny init as PID 1 that reaps orphans and forwards signals "
+                             "(also: annotation run.oci.simcon.init=true)")
     parser.add_argument("container_id", metavar="ID")
 
 
@@ -33,7 +36,7 @@ def options_from(args: Namespace):  # noqa: ANN201
                                container_id=args.container_id)
     return CreateOptions(bundle=args.bundle, pid_file=args.pid_file, console_socket=args.console_socket,
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
-                         preserve_fds=args.preserve_fds)
+                         preserve_fds=args.preserve_fds, init=args.init)
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001

@@ -18,7 +18,7 @@ from simcon.errors import SimconError
 # verb -> module under simcon.cli (a verb's module name differs where the verb is a Python keyword or builtin)
 VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill", "delete": "delete",
-    "list": "list_", "spec": "spec", "features": "features",
+    "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
 }
 
 EXIT_OK = 0

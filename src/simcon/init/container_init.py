@@ -19,7 +19,7 @@ import socket
 import stat
 
 from simcon.init import rootfs as fs
-from simcon.init import sync
+from simcon.init import sync, tiny_init
 from simcon.init.hooks import HookFailed, run_hook
 from simcon.linux import capabilities as caps
 from simcon.linux import mount as m
@@ -256,6 +256,8 @@ class _Init:
         if p.start_container_hooks:
             self.state["status"] = "running"
             self._run_hooks("startContainer", p.start_container_hooks)
+        if p.tiny_init:
+            tiny_init.stay_as_pid1()  # returns in the child, which execs below
         env: dict[str, str] = {}
         for entry in p.env:
             key, sep, value = entry.partition("=")

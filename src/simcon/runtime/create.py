@@ -21,11 +21,11 @@ from simcon.runtime.state import ContainerState, LockedContainer, StateStore, ut
 
 class CreateOptions:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
-                 "relay_terminal")
+                 "relay_terminal", "init")
 
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
-                 relay_terminal: bool = False) -> None:
+                 relay_terminal: bool = False, init: bool = False) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -34,6 +34,8 @@ class CreateOptions:
         self.preserve_fds = preserve_fds
         # A foreground `run`: SimCon itself receives the pty master and relays it (no --console-socket needed).
         self.relay_terminal = relay_terminal
+        # `--init`: the SimCon init stays as PID 1, reaping orphans and forwarding signals (see init.tiny_init).
+        self.init = init
 
 
 class Created:
@@ -72,6 +74,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
                       preserve_fds=options.preserve_fds)
     plan.new_session_keyring = not options.no_new_keyring
+    plan.tiny_init = options.init or _wants_init(spec.annotations)
     console_receiver = _console_for(plan, options, container_id, config_file)
 
     locked = store.create_dir(container_id)
@@ -82,6 +85,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         creator_start_time=creator_start, own_pid_namespace="pid" in plan.own_namespaces,
         poststart_hooks=[h.to_json() for h in _hooks(spec, "poststart")],
         poststop_hooks=[h.to_json() for h in _hooks(spec, "poststop")],
+        process=_process_json(spec.process),
     )
     launcher = _Launcher(locked, state, plan, spec, container_id)
     master = None
@@ -104,6 +108,19 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         if console_receiver is not None:
             console_receiver.close()
     return Created(state, master)
+
+
+INIT_ANNOTATION = "run.oci.simcon.init"
+
+
+def _wants_init(annotations: dict | None) -> bool:
+    return (annotations or {}).get(INIT_ANNOTATION, "").lower() in ("1", "true", "yes")
+
+
+def _process_json(process) -> dict:  # noqa: ANN001
+    import msgspec
+
+    return msgspec.to_builtins(process)
 
 
 def _console_for(plan, options: CreateOptions, container_id: str, config_file: str):  # noqa: ANN001, ANN202

@@ -125,6 +125,7 @@ class LaunchPlan:
         self.create_runtime_hooks = False  # whether init must stop for prestart/createRuntime hooks
         self.create_container_hooks: list[HookPlan] = []
         self.start_container_hooks: list[HookPlan] = []
+        self.tiny_init = False  # `--init`: stay as PID 1 and fork the container process (init.tiny_init)
         # Security (see runtime.security): applied by the init around the user switch and just before execve.
         self.capabilities = None  # a security.CapsPlan
         self.rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_* number, soft, hard)

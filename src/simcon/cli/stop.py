@@ -1,0 +1,28 @@
+"""`simcon stop`: SIGTERM the container, then SIGKILL everything in it if it has not exited after --time."""
+
+from __future__ import annotations
+
+HELP = "stop a container: SIGTERM, then SIGKILL after --time seconds"
+
+
+def configure(parser) -> None:  # noqa: ANN001
+    parser.add_argument("-t", "--time", type=int, default=10, metavar="N",
+                        help="seconds to wait after SIGTERM before SIGKILL (default 10)")
+    parser.add_argument("-s", "--signal", default="SIGTERM", metavar="SIGNAL",
+                        help="the first signal (default SIGTERM)")
+    parser.add_argument("container_id", metavar="ID")
+
+
+def run(args, store) -> int:  # noqa: ANN001
+    from simcon.errors import UsageError
+    from simcon.runtime.operations import parse_signal
+    from simcon.runtime.stop import stop_container
+
+    if args.time < 0:
+        raise UsageError(f"--time must not be negative (got {args.time})")
+    try:
+        sig = parse_signal(args.signal)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    stop_container(store, args.container_id, args.time, sig)
+    return 0
