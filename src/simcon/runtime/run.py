@@ -1,5 +1,7 @@
 """`run`: create + start, and in the foreground wait for the container and exit with its status.
 
+Detached (`-d`), the waiting is left to a per-container monitor (``simcon.monitor``).
+
 In the foreground SimCon makes itself a child subreaper before creating, so the init (whose first parent, the
 intermediate process, exits at once) is re-parented to SimCon, which can then wait for it and forward signals.
 """
@@ -31,13 +33,10 @@ def exit_code(wait_status: int) -> int:
 def run_container(store: StateStore, container_id: str, options: CreateOptions, *, detach: bool,
                   keep: bool = False) -> int:
     if detach:
-        create_container(store, container_id, options)
-        try:
-            start_container(store, container_id)
-        except BaseException:
-            delete_container(store, container_id, force=True)
-            raise
-        return 0
+        # A monitor stays the init's parent, reaps it and records how it ended (simcon.monitor).
+        from simcon.monitor.launch import run_detached
+
+        return run_detached(store, container_id, options)
 
     proc.set_child_subreaper(True)
     options.relay_terminal = True
@@ -70,9 +69,14 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
             relay.finish()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not keep:
+    code = exit_code(status)
+    if keep:
+        from simcon.monitor.waiter import record_exit
+
+        record_exit(store.root, container_id, init_pid, created.state.init_start_time, code)
+    else:
         delete_container(store, container_id, force=True)
-    return exit_code(status)
+    return code
 
 
 def _wait_for(init_pid: int) -> int:
