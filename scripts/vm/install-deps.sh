@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install the Debian packages the VM test lane needs (only what is missing; fast when all are there).
+# Kept apart from scripts/install-deps.sh so that `make test` does not pay for QEMU.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# qemu-system-x86: the emulator; busybox-static: the initramfs's only binary; coreutils' timeout and tail.
+exec "$HERE/../install-deps.sh" qemu-system-x86 busybox-static coreutils
