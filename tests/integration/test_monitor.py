@@ -47,7 +47,7 @@ def _detached(rt, script: str):  # noqa: ANN001, ANN202
 def _monitor_of(rt, cid: str) -> int:  # noqa: ANN001
     init_pid = rt.state(cid)["pid"]
     monitor = _ppid(init_pid)
-    rt.wait_for(lambda: "simcon.monitor" in _cmdline(monitor), what="the monitor to become the lean waiter")
+    rt.wait_for(lambda: "simcon.runtime.exit_record" in _cmdline(monitor), what="the monitor to become the lean waiter")
     return monitor
 
 

@@ -1,4 +1,9 @@
-"""`run -d` through a monitor: fork it (detached from the caller), create and start inside it, report back."""
+"""Start a monitor: a process detached from the caller that is the container init's parent and subreaper.
+
+The caller hands over ``setup``, which runs inside the monitor (it creates and starts the container, so the init
+is re-parented to the monitor when its intermediate exits) and names the lean entry point the monitor then
+becomes. Failures of ``setup`` travel back over a pipe and are raised in the caller as one ``SimconError``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,15 @@ import sys
 
 from simcon.errors import SimconError
 
-WAITER_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from simcon.monitor.waiter import main; main(sys.argv[2:])"
+_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; main(sys.argv[2:])"
 
 
-def run_detached(store, container_id: str, options) -> int:  # noqa: ANN001
-    """Start the container under a new monitor; returns 0 once it runs, raises what create/start raised."""
+def spawn(setup, container_id: str) -> None:  # noqa: ANN001
+    """Fork the monitor and run ``setup() -> (module, args)`` in it; return once it succeeded.
+
+    The monitor then execs ``module.main(args)`` in a bare interpreter (`python -I -S`): same pid, same children,
+    and the subreaper flag survives execve, while the memory of everything create imported does not.
+    """
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -19,10 +28,10 @@ def run_detached(store, container_id: str, options) -> int:  # noqa: ANN001
     if first == 0:
         os.close(read_end)
         try:
-            os.setsid()  # no terminal signals, no process group of the caller
+            os.setsid()  # no terminal signals, no process group shared with the caller
             if os.fork() != 0:
                 os._exit(0)
-            _monitor(store, container_id, options, write_end)
+            _monitor(setup, write_end)
         finally:
             os._exit(1)
     os.close(write_end)
@@ -39,34 +48,27 @@ def run_detached(store, container_id: str, options) -> int:  # noqa: ANN001
     os.close(read_end)
     report = b"".join(chunks)
     if report == b"ok":
-        return 0
+        return
     from simcon import fastjson
 
     try:
         error = fastjson.loads(report)
     except ValueError:
-        error = {"message": "the monitor exited before the container started" if not report else report.decode()}
-    raise SimconError(error.get("message", "failed"), container_id=container_id, hint=error.get("hint"))
+        error = {"message": report.decode(errors="replace") if report else
+                 "the monitor exited before the container started"}
+    raise SimconError(error.get("message") or "failed", container_id=container_id, hint=error.get("hint"))
 
 
-def _monitor(store, container_id: str, options, report_fd: int) -> None:  # noqa: ANN001
+def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
     """Body of the monitor; never returns."""
     from simcon.linux import process as proc
-    from simcon.runtime.create import create_container
-    from simcon.runtime.operations import delete_container, start_container
 
     try:
         proc.set_child_subreaper(True)
-        created = create_container(store, container_id, options)
-        try:
-            start_container(store, container_id)
-        except BaseException:
-            delete_container(store, container_id, force=True)
-            raise
-    except BaseException as exc:  # noqa: BLE001 - reported to `simcon run`, which prints it
+        module, args = setup()
+    except BaseException as exc:  # noqa: BLE001 - reported to the caller, which prints it
         _report_failure(report_fd, exc)
         os._exit(1)
-    state = created.state
     os.write(report_fd, b"ok")
     os.close(report_fd)
     # The container has its own copies of our stdio; ours would keep the caller's pipes open.
@@ -76,14 +78,13 @@ def _monitor(store, container_id: str, options, report_fd: int) -> None:  # noqa
     os.close(null)
     os.closerange(3, 1 << 20)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    argv = [sys.executable, "-I", "-S", "-c", WAITER_BOOTSTRAP, src, store.root, container_id, str(state.pid),
-            str(state.init_start_time or 0)]
+    argv = [sys.executable, "-I", "-S", "-c", _BOOTSTRAP.format(module=module), src, *args]
     try:
         os.execv(sys.executable, argv)
-    except OSError:
-        from simcon.monitor.waiter import main
+    except OSError:  # no interpreter to exec: stay as we are, heavier but working
+        from importlib import import_module
 
-        main(argv[6:])
+        import_module(module).main(list(args))
     os._exit(0)
 
 

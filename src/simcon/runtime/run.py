@@ -34,9 +34,7 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
                   keep: bool = False) -> int:
     if detach:
         # A monitor stays the init's parent, reaps it and records how it ended (simcon.monitor).
-        from simcon.monitor.launch import run_detached
-
-        return run_detached(store, container_id, options)
+        return _run_detached(store, container_id, options)
 
     proc.set_child_subreaper(True)
     options.relay_terminal = True
@@ -71,12 +69,31 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
             signal.signal(sig, handler)
     code = exit_code(status)
     if keep:
-        from simcon.monitor.waiter import record_exit
+        from simcon.runtime.exit_record import record_exit
 
         record_exit(store.root, container_id, init_pid, created.state.init_start_time, code)
     else:
         delete_container(store, container_id, force=True)
     return code
+
+
+def _run_detached(store: StateStore, container_id: str, options: CreateOptions) -> int:
+    from simcon.monitor.launch import spawn
+
+    def setup() -> tuple[str, list[str]]:
+        """In the monitor: create and start; then the monitor becomes runtime.exit_record.main."""
+        created = create_container(store, container_id, options)
+        try:
+            start_container(store, container_id)
+        except BaseException:
+            delete_container(store, container_id, force=True)
+            raise
+        state = created.state
+        return "simcon.runtime.exit_record", [store.root, container_id, str(state.pid),
+                                              str(state.init_start_time or 0)]
+
+    spawn(setup, container_id)
+    return 0
 
 
 def _wait_for(init_pid: int) -> int:
