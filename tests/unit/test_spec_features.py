@@ -23,7 +23,7 @@ def test_features_document_shape():
 def test_unsupported_things_are_false():
     linux = features_document()["linux"]
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
-    for feature in ("seccomp", "apparmor", "selinux", "intelRdt"):
+    for feature in ("apparmor", "selinux", "intelRdt"):
         assert linux[feature] == {"enabled": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
 
@@ -40,3 +40,12 @@ def test_recursive_flag_options_are_not_claimed_until_supported():
     options = set(features_document()["mountOptions"])
     assert options.isdisjoint(RECURSIVE_MOUNT_OPTIONS)
     assert "rro" in RECURSIVE_MOUNT_OPTIONS and "tmpcopyup" not in options and "idmap" not in options
+
+
+def test_seccomp_is_enabled_without_notify():
+    seccomp = features_document()["linux"]["seccomp"]
+    assert seccomp["enabled"] is True
+    assert "SCMP_ACT_ERRNO" in seccomp["actions"] and "SCMP_ACT_NOTIFY" not in seccomp["actions"]
+    assert "SCMP_CMP_MASKED_EQ" in seccomp["operators"] and len(seccomp["operators"]) == 7
+    assert "SCMP_ARCH_X86_64" in seccomp["archs"]
+    assert "SECCOMP_FILTER_FLAG_LOG" in seccomp["supportedFlags"]

@@ -12,6 +12,9 @@ HELP = "write a default config.json (like runc spec)"
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-b", "--bundle", default=".", help="bundle directory to write config.json into")
     parser.add_argument("--rootless", action="store_true", help="a config for a rootless container")
+    parser.add_argument("--seccomp", default=None, metavar="PROFILE",
+                        help="seccomp profile file (OCI or Docker JSON) instead of SimCon's default; "
+                             "'unconfined' for none")
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
@@ -26,6 +29,6 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
         raise SimconError(f"{path} exists already; remove it first")
     if not os.path.isdir(args.bundle):
         raise SimconError(f"bundle directory {args.bundle} does not exist")
-    data = json.dumps(default_spec(rootless=args.rootless), indent="\t") + "\n"
+    data = json.dumps(default_spec(rootless=args.rootless, seccomp=args.seccomp), indent="\t") + "\n"
     write_atomically(path, data.encode(), 0o644)
     return 0

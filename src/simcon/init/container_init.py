@@ -26,6 +26,7 @@ from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
 from simcon.linux import pty
+from simcon.linux import seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -109,6 +110,9 @@ class _Init:
             steps.append(("set domainname", lambda: proc.setdomainname(p.domainname)))
         if p.rlimits:
             steps.append(("set rlimits", self.set_rlimits))
+        if p.seccomp is not None and not p.no_new_privileges:
+            # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still have it (as runc).
+            steps.append(("load the seccomp filter", self.load_seccomp))
         if p.capabilities is not None:
             steps.append(("drop capabilities from the bounding set", self.drop_bounding_capabilities))
         steps.append(("switch user", self.switch_user))
@@ -179,6 +183,12 @@ class _Init:
         for fd in (0, 1, 2):
             os.dup2(slave, fd)
         os.close(slave)
+
+    def load_seccomp(self) -> None:
+        try:
+            seccomp.load(self.plan.seccomp.program, self.plan.seccomp.flags)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
 
     def set_oom_score_adj(self) -> None:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -272,6 +282,9 @@ class _Init:
             proc.set_no_new_privs()
         # Only stdio and the preserved fds may reach the container process.
         os.closerange(3 + p.preserve_fds, 1 << 20)
+        if p.seccomp is not None and p.no_new_privileges:
+            # The very last step, so none of SimCon's own setup runs under the container's filter.
+            self.load_seccomp()
         os.execve(self.executable, p.args, env)
 
 

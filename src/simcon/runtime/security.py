@@ -267,5 +267,118 @@ def check_lsm_labels(process, linux, config_file: str) -> None:  # noqa: ANN001
 # --- seccomp -----------------------------------------------------------------------------------------------------
 
 
-def seccomp_plan(seccomp, config_file: str):  # noqa: ANN001, ANN201
-    return None  # not yet: spec.validate warns that the profile is ignored
+_EPERM = 1
+
+
+class SeccompPlan:
+    """A compiled filter: the BPF program (struct sock_filter array), its seccomp(2) flags, the names skipped."""
+
+    __slots__ = ("program", "flags", "skipped")
+
+    def __init__(self, program: bytes, flags: int, skipped: list[str]) -> None:
+        self.program = program
+        self.flags = flags
+        self.skipped = skipped
+
+
+def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: str) -> int:
+    from simcon.linux import seccomp as sc
+
+    simple = {"SCMP_ACT_KILL": sc.SCMP_ACT_KILL_THREAD, "SCMP_ACT_KILL_THREAD": sc.SCMP_ACT_KILL_THREAD,
+              "SCMP_ACT_KILL_PROCESS": sc.SCMP_ACT_KILL_PROCESS, "SCMP_ACT_TRAP": sc.SCMP_ACT_TRAP,
+              "SCMP_ACT_ALLOW": sc.SCMP_ACT_ALLOW, "SCMP_ACT_LOG": sc.SCMP_ACT_LOG}
+    if name in simple:
+        return simple[name]
+    if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
+        value = _EPERM if errno_ret is None else errno_ret
+        if value > 0xFFFF:
+            raise ConfigError(config_file, where, f"errno {value} does not fit the 16 bits seccomp returns")
+        return (sc.SCMP_ACT_ERRNO if name == "SCMP_ACT_ERRNO" else sc.SCMP_ACT_TRACE) | value
+    if name == "SCMP_ACT_NOTIFY":
+        raise UnsupportedError(f"{config_file}: {where}: SCMP_ACT_NOTIFY (seccomp user notification through "
+                               "listenerPath) is not supported by SimCon yet")
+    from simcon.spec.seccomp import ACTIONS
+
+    raise ConfigError(config_file, where, f'unknown seccomp action "{name}" (expected one of {", ".join(ACTIONS)})')
+
+
+def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
+    """Compile ``linux.seccomp`` with libseccomp into a BPF program, in the parent, before fork.
+
+    As in runc: syscall names this libseccomp does not know are skipped with a warning; rules whose action is
+    the default action are dropped; several conditions on the same argument become separate rules (OR), on
+    different arguments one rule (AND).
+    """
+    from simcon.linux import seccomp as sc
+    from simcon.spec.seccomp import FLAGS
+
+    base = "linux.seccomp"
+    if seccomp.listener_path:
+        raise UnsupportedError(f"{config_file}: {base}.listenerPath: seccomp user notification is not supported "
+                               "by SimCon yet")
+    default = _seccomp_action(seccomp.default_action, seccomp.default_errno_ret, f"{base}.defaultAction",
+                              config_file)
+    flags = 0
+    for i, flag in enumerate(seccomp.flags):
+        if flag not in FLAGS:
+            raise ConfigError(config_file, f"{base}.flags[{i}]",
+                              f'unknown seccomp flag "{flag}" (expected one of {", ".join(FLAGS)})')
+        flags |= getattr(sc, flag)
+    try:
+        filt = sc.Filter(default)
+    except OSError as exc:
+        raise UnsupportedError(f"{config_file}: {base}: cannot use {sc.LIBRARY} ({exc.strerror}); install "
+                               "Debian's libseccomp2") from None
+    skipped: list[str] = []
+    with filt:
+        filt.set_attr(sc.SCMP_FLTATR_CTL_NNP, 0)  # noNewPrivileges is the config's decision, not libseccomp's
+        for i, arch in enumerate(seccomp.architectures):
+            token = filt.resolve_arch(arch.removeprefix("SCMP_ARCH_").lower()) if arch.startswith("SCMP_ARCH_") else 0
+            if not token:
+                raise ConfigError(config_file, f"{base}.architectures[{i}]", f'unknown architecture "{arch}"')
+            try:
+                filt.add_arch(token)
+            except OSError as exc:
+                raise ConfigError(config_file, f"{base}.architectures[{i}]",
+                                  f"libseccomp cannot add {arch}: {exc.strerror}") from None
+        for i, call in enumerate(seccomp.syscalls):
+            where = f"{base}.syscalls[{i}]"
+            if not call.names:
+                raise ConfigError(config_file, f"{where}.names", "must not be empty")
+            action = _seccomp_action(call.action, call.errno_ret, f"{where}.action", config_file)
+            conditions = _seccomp_conditions(call.args, f"{where}.args", config_file)
+            if action == default:
+                continue
+            indexes = [c[0] for c in conditions]
+            # Two checks on one argument cannot both hold in a single rule: each becomes its own rule.
+            groups = [[c] for c in conditions] if len(set(indexes)) != len(indexes) else [conditions]
+            for j, name in enumerate(call.names):
+                nr = filt.resolve_syscall(name)
+                if nr is None:
+                    skipped.append(name)
+                    continue
+                for group in groups:
+                    try:
+                        filt.add_rule(action, nr, group)
+                    except OSError as exc:
+                        raise ConfigError(config_file, f"{where}.names[{j}]",
+                                          f'libseccomp refused the rule for "{name}": {exc.strerror}') from None
+        program = filt.export_bpf()
+    if skipped:
+        _warn(config_file, f"{base}.syscalls: syscalls unknown to {sc.LIBRARY} skipped: {', '.join(skipped)}")
+    return SeccompPlan(program, flags, skipped)
+
+
+def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
+    from simcon.linux import seccomp as sc
+    from simcon.spec.seccomp import OPERATORS
+
+    result = []
+    for k, arg in enumerate(args):
+        if arg.index > 5:
+            raise ConfigError(config_file, f"{where}[{k}].index", f"a syscall has 6 arguments (0-5), got {arg.index}")
+        if arg.op not in OPERATORS:
+            raise ConfigError(config_file, f"{where}[{k}].op",
+                              f'unknown operator "{arg.op}" (expected one of {", ".join(OPERATORS)})')
+        result.append((arg.index, getattr(sc, arg.op), arg.value, arg.value_two))
+    return result

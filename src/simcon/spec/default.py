@@ -49,8 +49,12 @@ def _mounts() -> list[dict]:
     ]
 
 
-def default_spec(rootless: bool = False) -> dict:
-    """The default config; ``rootless`` makes the changes needed to run as an unprivileged user."""
+def default_spec(rootless: bool = False, seccomp: str | None = None) -> dict:
+    """The default config; ``rootless`` makes the changes needed to run as an unprivileged user.
+
+    ``seccomp``: None for SimCon's default profile, a path to an OCI or Docker/moby profile file, or
+    ``"unconfined"`` for no filter (what `runc spec` writes).
+    """
     spec: dict = {
         "ociVersion": OCI_VERSION_MAX,
         "process": {
@@ -77,6 +81,11 @@ def default_spec(rootless: bool = False) -> dict:
             "readonlyPaths": list(_READONLY_PATHS),
         },
     }
+    if seccomp != "unconfined":
+        from simcon.spec.seccomp import default_profile, profile_from_file
+
+        spec["linux"]["seccomp"] = (default_profile() if seccomp is None
+                                    else profile_from_file(seccomp, spec["process"]["capabilities"]["bounding"]))
     if rootless:
         _make_rootless(spec)
     return spec

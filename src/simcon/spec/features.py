@@ -28,7 +28,7 @@ def features_document() -> dict:
             "namespaces": list(NAMESPACES),
             "capabilities": list(CAPABILITIES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False},
-            "seccomp": {"enabled": False},
+            "seccomp": _seccomp(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
@@ -36,4 +36,22 @@ def features_document() -> dict:
         },
         "annotations": {"io.github.simcon.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
+    }
+
+
+def _seccomp() -> dict:
+    from simcon.spec.seccomp import ACTIONS, FLAGS, OPERATORS
+
+    return {
+        "enabled": True,
+        # Seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) is not implemented yet.
+        "actions": [a for a in ACTIONS if a != "SCMP_ACT_NOTIFY"],
+        "operators": list(OPERATORS),
+        "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+                  "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+                  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+                  "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
+                  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64"],
+        "knownFlags": list(FLAGS),
+        "supportedFlags": list(FLAGS),
     }

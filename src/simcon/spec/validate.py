@@ -192,15 +192,9 @@ def check_masked_and_readonly_paths(spec: Spec, bundle: str) -> Iterator[Problem
 
 
 def check_unsupported(spec: Spec, bundle: str) -> Iterator[Problem]:
-    """Security settings SimCon cannot apply yet: said out loud, as warnings (features.json says the same)."""
-    if spec.linux.seccomp is not None:
-        yield Problem("linux.seccomp", "seccomp is not supported by SimCon yet; the profile is ignored",
-                      warning=True)
-    if spec.process is not None:
-        if spec.process.apparmor_profile:
-            yield Problem("process.apparmorProfile", "AppArmor is not supported by SimCon yet; ignored", warning=True)
-        if spec.process.selinux_label:
-            yield Problem("process.selinuxLabel", "SELinux is not supported by SimCon yet; ignored", warning=True)
+    """Settings SimCon cannot apply yet. Security ones (seccomp, LSM labels) are not here: they are errors, raised
+    where the plan is built (runtime.security), since ignoring them would run the container less confined."""
+    return iter(())
 
 
 # --- process (shared with `exec --process`) --------------------------------------------------------------------
