@@ -125,3 +125,17 @@ def test_capability_simcon_lacks_is_skipped_with_a_warning(rt) -> None:
     assert int(proc.stdout.split()[1], 16) == mask(["CAP_KILL"])
     assert "process.capabilities.effective[1]" in proc.stderr
     assert "CAP_SYS_RESOURCE" in proc.stderr and "skipped" in proc.stderr
+
+
+def test_exec_gets_the_container_capabilities_and_cap_adds_one(rt) -> None:
+    bundle = rt.bundle(["sleep", "3600"], write=False)
+    bundle.config["process"]["capabilities"] = all_sets(RUNC_DEFAULT)
+    bundle.write()
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    script = "grep ^CapEff /proc/self/status; chown 1 /tmp && echo chown-ok; true"
+    plain = rt.ok("exec", bundle.cid, "sh", "-c", script)
+    assert int(plain.stdout.split()[1], 16) == mask(RUNC_DEFAULT)
+    assert "chown-ok" not in plain.stdout
+    added = rt.ok("exec", "--cap", "CAP_CHOWN", bundle.cid, "sh", "-c", script)
+    assert int(added.stdout.split()[1], 16) == mask([*RUNC_DEFAULT, "CAP_CHOWN"])
+    assert "chown-ok" in added.stdout

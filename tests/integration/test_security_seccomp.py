@@ -262,3 +262,19 @@ def test_simcon_spec_seccomp_unconfined_and_bad_profile(rt) -> None:
     proc = simcon_cli("spec", "--bundle", str(directory), "--seccomp", str(bad))
     assert proc.returncode != 0 and "invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
     assert not (directory / "config.json").exists()
+
+
+# --- exec ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("no_new_privileges", [True, False])
+def test_exec_gets_the_container_filter(rt, no_new_privileges: bool) -> None:
+    bundle = rt.bundle(["sleep", "3600"], write=False)
+    bundle.config["linux"]["seccomp"] = BLOCK_MKDIR
+    bundle.config["process"]["noNewPrivileges"] = no_new_privileges
+    bundle.write()
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    proc = rt.run("exec", bundle.cid, "sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /tmp/x; echo rc=$?")
+    assert proc.returncode == 0, rt.describe(proc)
+    assert "Seccomp:\t2" in proc.stdout and "rc=1" in proc.stdout
+    assert "mkdir: can't create directory '/tmp/x': Operation not permitted" in proc.stderr

@@ -33,6 +33,7 @@ from simcon.linux import capabilities as caps
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
 from simcon.linux import pty
+from simcon.linux import seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -58,6 +59,7 @@ class ExecPlan:
         self.no_new_privileges = False
         self.capabilities = None  # a runtime.security.CapsPlan, or None: keep SimCon's own
         self.rlimits: list[tuple[int, int, int]] = []
+        self.seccomp = None  # the container's runtime.security.SeccompPlan
         self.preserve_fds = 0
 
 
@@ -95,6 +97,9 @@ class _Process:
             steps.append(("set up the console", self.setup_console))
         if p.rlimits:
             steps.append(("set rlimits", self.set_rlimits))
+        if p.seccomp is not None and not p.no_new_privileges:
+            # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still have it.
+            steps.append(("load the seccomp filter", self.load_seccomp))
         if p.capabilities is not None:
             steps.append(("drop capabilities from the bounding set", self.drop_bounding_capabilities))
         steps.append(("switch user", self.switch_user))
@@ -131,6 +136,12 @@ class _Process:
         for fd in (0, 1, 2):
             os.dup2(slave, fd)
         os.close(slave)
+
+    def load_seccomp(self) -> None:
+        try:
+            seccomp.load(self.plan.seccomp.program, self.plan.seccomp.flags)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
 
     def set_rlimits(self) -> None:
         for number, soft, hard in self.plan.rlimits:
@@ -204,6 +215,8 @@ class _Process:
             os.closerange(keep + 1, 1 << 20)
         else:
             os.closerange(first, 1 << 20)
+        if p.seccomp is not None and p.no_new_privileges:
+            self.load_seccomp()  # last, so none of SimCon's own steps run under the container's filter
         os.execve(self.executable, p.args, env)
 
 

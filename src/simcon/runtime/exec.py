@@ -199,7 +199,20 @@ def _plan(process, source: str, state: ContainerState, options: ExecOptions):  #
     if not os.path.isabs(plan.cwd):
         raise ConfigError(source, "cwd", f"must be an absolute path (got {plan.cwd!r})")
     _plan_security(plan, process, source)
+    plan.seccomp = _container_seccomp(state)
     return plan
+
+
+def _container_seccomp(state: ContainerState):  # noqa: ANN202
+    """The container's seccomp filter, which every exec'd process gets too (as in runc): compiled again from the
+    bundle's config.json."""
+    from simcon.runtime import security
+    from simcon.spec.load import load_config
+
+    seccomp = load_config(state.bundle).linux.seccomp
+    if seccomp is None:
+        return None
+    return security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
 
 
 def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
