@@ -18,14 +18,13 @@ def stop_container(store, container_id: str, timeout: float, first_signal: int =
 
     A container that is already stopped is not an error: stopping is idempotent, as engines expect.
     """
-    from simcon.runtime.create import wait_for_exit
+    from simcon.linux.pidfd import open_pidfd, wait_for_exit
 
     state, status = container_status(store, container_id)
     if status == st.STOPPED:
         return True
-    try:
-        pidfd = os.pidfd_open(state.pid)
-    except ProcessLookupError:
+    pidfd = open_pidfd(state.pid)
+    if pidfd is None:
         return True
     try:
         if not procfs.is_alive(state.pid, state.init_start_time):

@@ -1,0 +1,59 @@
+"""`simcon stop ID [--time N]`: SIGTERM, then SIGKILL for everything once N seconds have passed."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.simcon_only("`stop` is SimCon's (runc has none)")
+
+
+def _detached(rt, script: str):  # noqa: ANN001, ANN202
+    bundle = rt.bundle(["sh", "-c", script])
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    return bundle
+
+
+def test_stop_a_container_that_handles_sigterm(rt) -> None:
+    bundle = _detached(rt, "trap 'exit 0' TERM; echo > /dev/null; while :; do sleep 0.1; done")
+    rt.ok("stop", bundle.cid)
+    assert rt.status(bundle.cid) == "stopped"
+    rt.wait_for(lambda: "exitCode" in rt.state(bundle.cid), what="the monitor to record the exit")
+    assert rt.state(bundle.cid)["exitCode"] == 0
+
+
+def test_stop_kills_a_container_that_ignores_sigterm(rt) -> None:
+    """A shell as PID 1 of a pid namespace, without a trap, never sees SIGTERM: only SIGKILL ends it."""
+    bundle = _detached(rt, "while :; do sleep 0.1; done")
+    rt.ok("stop", "--time", "1", bundle.cid)
+    assert rt.status(bundle.cid) == "stopped"
+    rt.wait_for(lambda: "exitCode" in rt.state(bundle.cid), what="the monitor to record the exit")
+    assert rt.state(bundle.cid)["exitCode"] == 137
+
+
+def test_stop_kills_every_process_in_the_container(rt) -> None:
+    bundle = _detached(rt, "sleep 3600 & sleep 3600 & while :; do sleep 0.1; done")
+    rt.ok("stop", "--time", "0", bundle.cid)
+    assert rt.status(bundle.cid) == "stopped"
+    dirs = rt.existing_cgroup_dirs(rt.cgroup_path(bundle.cid))
+    assert dirs
+    rt.wait_for(lambda: all(not (d / "cgroup.procs").read_text().split() for d in dirs),
+                what="the container's processes to be gone")
+
+
+def test_stop_a_stopped_container_is_fine(rt) -> None:
+    bundle = _detached(rt, "exit 0")
+    rt.wait_status(bundle.cid, "stopped")
+    rt.ok("stop", bundle.cid)
+
+
+def test_stop_missing_container(rt) -> None:
+    proc = rt.run("stop", "no-such-container")
+    assert proc.returncode != 0
+    assert "container does not exist" in proc.stderr
+
+
+def test_stop_negative_time_is_a_usage_error(rt) -> None:
+    proc = rt.run("stop", "--time", "-1", "whatever")
+    assert proc.returncode != 0
+    assert "--time" in proc.stderr
+    assert "Traceback" not in proc.stderr
