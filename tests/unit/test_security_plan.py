@@ -163,3 +163,20 @@ def test_lsm_detection_reads_the_kernel_files(tmp_path) -> None:
     assert security.selinux_enabled(str(mountinfo))
     mountinfo.write_text("30 25 0:26 / /proc rw - proc proc rw\n")
     assert not security.selinux_enabled(str(mountinfo))
+
+
+def test_lsm_label_errors(monkeypatch) -> None:
+    from simcon.errors import UnsupportedError
+    from simcon.spec.model import Linux, Process
+
+    process = Process(args=["sh"], cwd="/", apparmor_profile="docker-default")
+    monkeypatch.setattr(security, "apparmor_enabled", lambda: False)
+    with pytest.raises(ConfigError, match="process.apparmorProfile: AppArmor is not enabled on this host"):
+        security.check_lsm_labels(process, None, CFG)
+    monkeypatch.setattr(security, "apparmor_enabled", lambda: True)
+    with pytest.raises(UnsupportedError, match="applying AppArmor labels is not supported by SimCon yet"):
+        security.check_lsm_labels(process, None, CFG)
+    monkeypatch.setattr(security, "selinux_enabled", lambda: False)
+    with pytest.raises(ConfigError, match="linux.mountLabel: SELinux is not enabled"):
+        security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)
+    security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG)  # nothing asked: nothing to say
