@@ -10,11 +10,13 @@ import pytest
 
 from simcon.runtime.mountopts import (
     FLAG_OPTIONS,
-    NOT_YET_SUPPORTED,
+    KNOWN_OPTIONS,
     PROPAGATION_OPTIONS,
+    RECURSIVE_OPTIONS,
     MountOptionError,
     parse_options,
 )
+from simcon.spec.constants import MOUNT_OPTIONS
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -94,8 +96,13 @@ def test_every_flag_option_is_covered_here() -> None:
 
 def test_option_tables_do_not_overlap() -> None:
     assert not set(FLAG_OPTIONS) & set(PROPAGATION_OPTIONS)
-    assert not set(FLAG_OPTIONS) & NOT_YET_SUPPORTED
-    assert not set(PROPAGATION_OPTIONS) & NOT_YET_SUPPORTED
+    assert not set(FLAG_OPTIONS) & set(RECURSIVE_OPTIONS)
+    assert not set(PROPAGATION_OPTIONS) & set(RECURSIVE_OPTIONS)
+
+
+def test_features_lists_exactly_the_options_the_parser_knows() -> None:
+    """`simcon features` must not claim an option the parser would pass on as data, nor miss one it knows."""
+    assert set(MOUNT_OPTIONS) == set(KNOWN_OPTIONS)
 
 
 @pytest.mark.parametrize("option", sorted(SETTING))
@@ -179,17 +186,65 @@ def test_is_bind(option: str) -> None:
     assert not parse_options(["ro", "nosuid"]).is_bind
 
 
-@pytest.mark.parametrize("option", sorted(NOT_YET_SUPPORTED))
-def test_not_yet_supported_option_is_refused_by_name(option: str) -> None:
-    with pytest.raises(MountOptionError) as info:
-        parse_options(["nosuid", option, "mode=755"])
-    assert info.value.option == option
-    assert repr(option) in str(info.value)
-    assert "not supported" in str(info.value)
+# --- recursive options (mount_setattr with AT_RECURSIVE); MOUNT_ATTR_* from include/uapi/linux/mount.h -----
+
+ATTR_RDONLY = 0x1
+ATTR_NOSUID = 0x2
+ATTR_NODEV = 0x4
+ATTR_NOEXEC = 0x8
+ATTR__ATIME = 0x70
+ATTR_RELATIME = 0x0
+ATTR_NOATIME = 0x10
+ATTR_STRICTATIME = 0x20
+ATTR_NODIRATIME = 0x80
+ATTR_NOSYMFOLLOW = 0x200000
+
+RECURSIVE = {  # option -> (attr_set, attr_clr)
+    "rro": (ATTR_RDONLY, 0), "rrw": (0, ATTR_RDONLY),
+    "rnosuid": (ATTR_NOSUID, 0), "rsuid": (0, ATTR_NOSUID),
+    "rnodev": (ATTR_NODEV, 0), "rdev": (0, ATTR_NODEV),
+    "rnoexec": (ATTR_NOEXEC, 0), "rexec": (0, ATTR_NOEXEC),
+    "rnodiratime": (ATTR_NODIRATIME, 0), "rdiratime": (0, ATTR_NODIRATIME),
+    "rnosymfollow": (ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, ATTR_NOSYMFOLLOW),
+    # the atime mode is replaced as a whole; the "undo" forms go back to relatime, the kernel's default
+    "rrelatime": (ATTR_RELATIME, ATTR__ATIME), "rnorelatime": (ATTR_RELATIME, ATTR__ATIME),
+    "rnoatime": (ATTR_NOATIME, ATTR__ATIME), "ratime": (ATTR_RELATIME, ATTR__ATIME),
+    "rstrictatime": (ATTR_STRICTATIME, ATTR__ATIME), "rnostrictatime": (ATTR_RELATIME, ATTR__ATIME),
+}
 
 
-def test_expected_not_yet_supported_options() -> None:
-    assert {"rro", "rnosuid", "idmap", "ridmap", "tmpcopyup"} <= NOT_YET_SUPPORTED
+def test_every_recursive_option_is_covered_here() -> None:
+    assert set(RECURSIVE_OPTIONS) == set(RECURSIVE)
+
+
+@pytest.mark.parametrize("option", sorted(RECURSIVE))
+def test_recursive_option(option: str) -> None:
+    parsed = parse_options([option])
+    assert (parsed.attr_set, parsed.attr_clr) == RECURSIVE[option]
+    assert parsed.flags == 0 and parsed.data == "" and parsed.propagation == []
+
+
+def test_recursive_options_combine_and_last_wins() -> None:
+    parsed = parse_options(["rro", "rnosuid", "rnoexec", "rrw"])
+    assert (parsed.attr_set, parsed.attr_clr) == (ATTR_NOSUID | ATTR_NOEXEC, ATTR_RDONLY)
+    parsed = parse_options(["rnoatime", "rstrictatime"])
+    assert (parsed.attr_set, parsed.attr_clr) == (ATTR_STRICTATIME, ATTR__ATIME)
+    parsed = parse_options(["rstrictatime", "ratime", "rnodev"])
+    assert (parsed.attr_set, parsed.attr_clr) == (ATTR_NODEV, ATTR__ATIME)
+
+
+def test_recursive_and_plain_flags_are_independent() -> None:
+    parsed = parse_options(["ro", "rnosuid", "rbind"])
+    assert parsed.flags == MS_RDONLY | MS_BIND | MS_REC
+    assert (parsed.attr_set, parsed.attr_clr) == (ATTR_NOSUID, 0)
+
+
+def test_tmpcopyup_and_idmap_are_steps_not_data() -> None:
+    parsed = parse_options(["tmpcopyup", "mode=755"])
+    assert parsed.tmpcopyup and parsed.data == "mode=755" and parsed.idmap is None
+    assert parse_options(["rbind", "idmap"]).idmap == "idmap"
+    assert parse_options(["rbind", "ridmap"]).idmap == "ridmap"
+    assert not parse_options(["mode=755"]).tmpcopyup
 
 
 def test_empty_option_is_refused() -> None:

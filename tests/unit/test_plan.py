@@ -238,7 +238,7 @@ def test_describe_names_index_and_destination(tmp_path) -> None:
     assert plan.mounts[0].describe() == "mounts[0] `/proc`"
 
 
-@pytest.mark.parametrize("option, index", [("rro", 7), ("idmap", 7), ("", 7)])
+@pytest.mark.parametrize("option, index", [("tmpcopyup", 7), ("", 7)])
 def test_bad_mount_option_names_the_json_path(tmp_path, option: str, index: int) -> None:
     config = with_mounts({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", option]})
     assert len(config["mounts"]) == index + 1
@@ -253,22 +253,73 @@ def test_bad_mount_option_names_the_json_path(tmp_path, option: str, index: int)
 
 def test_bad_option_in_the_first_mount(tmp_path) -> None:
     config = base_config()
-    config["mounts"][0]["options"] = ["tmpcopyup"]
+    config["mounts"][0]["options"] = ["tmpcopyup"]  # /proc is not a tmpfs
     with pytest.raises(ConfigError) as info:
         plan_for(tmp_path, config)
     assert info.value.json_path == "mounts[0].options"
+    assert "tmpfs" in str(info.value) and "/proc" in str(info.value)
 
 
-def test_idmapped_mount_is_refused_not_silently_ignored(tmp_path) -> None:
-    """A mount with uidMappings/gidMappings must be idmapped (runtime-spec); SimCon cannot do that yet
-    (features.json says idmap is disabled, the `idmap` option is refused), so it must refuse the mount
-    rather than bind it without the mapping."""
-    config = with_mounts({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"],
-                          "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-                          "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]})
+def test_recursive_options_reach_the_plan(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv",
+                                           "options": ["rbind", "rro", "rnosuid"]}))
+    mp = find_mount(plan, "/data")
+    assert (mp.attr_set, mp.attr_clr) == (0x1 | 0x2, 0)  # MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+
+
+def test_tmpcopyup_on_a_tmpfs(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                                           "options": ["tmpcopyup", "mode=755"]}))
+    mp = find_mount(plan, "/etc")
+    assert mp.tmpcopyup and mp.data == "mode=755"
+
+
+IDMAP = {"uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+         "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 10}, {"containerID": 10, "hostID": 5, "size": 1}]}
+
+
+@pytest.mark.parametrize("option, recursive", [("idmap", False), ("ridmap", True), (None, False)])
+def test_idmapped_mount_plan(tmp_path, option: str | None, recursive: bool) -> None:
+    """uidMappings/gidMappings make the mount idmapped (with or without the option): never silently dropped."""
+    options = ["rbind"] + ([option] if option else [])
+    plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv",
+                                           "options": options, **IDMAP}))
+    assert find_mount(plan, "/data").idmap == ("0 100000 65536\n", "0 200000 10\n10 5 1\n", recursive)
+
+
+@pytest.mark.parametrize("mount, json_path, words", [
+    ({"type": "tmpfs", "source": "tmpfs", "options": ["idmap"], **IDMAP}, "options", "bind mounts"),
+    ({"type": "bind", "source": "/srv", "options": ["rbind", "idmap"]}, "uidMappings", "both"),
+    ({"type": "bind", "source": "/srv", "options": ["rbind"], "uidMappings": IDMAP["uidMappings"]},
+     "gidMappings", "both"),
+    ({"type": "bind", "source": "/srv", "options": ["rbind"], "uidMappings": IDMAP["uidMappings"],
+      "gidMappings": [{"containerID": 0, "hostID": 1, "size": 0}]}, "gidMappings[0].size", "at least 1"),
+])
+def test_bad_idmapped_mount_names_the_json_path(tmp_path, mount: dict, json_path: str, words: str) -> None:
+    config = with_mounts({"destination": "/data", **mount})
+    index = len(config["mounts"]) - 1
     with pytest.raises(ConfigError) as info:
         plan_for(tmp_path, config)
-    assert info.value.json_path.startswith(f"mounts[{len(config['mounts']) - 1}]")
+    assert info.value.json_path == f"mounts[{index}].{json_path}"
+    assert words in str(info.value) and "/data" in str(info.value)
+
+
+def test_cgroup_mount_is_read_only_unless_rw(tmp_path) -> None:
+    plan = plan_for(tmp_path, with_mounts({"destination": "/cg-default", "type": "cgroup", "source": "cgroup"},
+                                          {"destination": "/cg-rw", "type": "cgroup", "source": "cgroup",
+                                           "options": ["rw"]}))
+    assert find_mount(plan, "/cg-default").flags & MS_RDONLY
+    assert not find_mount(plan, "/cg-rw").flags & MS_RDONLY
+
+
+def test_sysfs_is_read_only_in_the_host_network_namespace(tmp_path) -> None:
+    config = base_config()
+    for mount in config["mounts"]:
+        if mount["type"] == "sysfs":
+            mount["options"] = ["nosuid", "noexec", "nodev"]
+    assert not find_mount(plan_for(tmp_path / "own", config), "/sys").flags & MS_RDONLY
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "network"]
+    assert find_mount(plan_for(tmp_path / "host", config), "/sys").flags & MS_RDONLY
 
 
 # --- devices ---------------------------------------------------------------------------------------------------

@@ -36,10 +36,10 @@ def test_mount_options_are_flags_and_propagation_only():
     assert not any("=" in o for o in options)
 
 
-def test_recursive_flag_options_are_not_claimed_until_supported():
+def test_recursive_tmpcopyup_and_idmap_options_are_listed():
     options = set(features_document()["mountOptions"])
-    assert options.isdisjoint(RECURSIVE_MOUNT_OPTIONS)
-    assert "rro" in RECURSIVE_MOUNT_OPTIONS and "tmpcopyup" not in options and "idmap" not in options
+    assert set(RECURSIVE_MOUNT_OPTIONS) <= options
+    assert {"rro", "rnosuid", "rnosymfollow", "tmpcopyup", "idmap", "ridmap"} <= options
 
 
 def test_seccomp_is_enabled_without_notify():

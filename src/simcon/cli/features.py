@@ -15,7 +15,8 @@ def configure(parser: ArgumentParser) -> None:
 def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
     import json
 
+    from simcon.runtime.mountopts import idmap_supported
     from simcon.spec.features import features_document
 
-    print(json.dumps(features_document(), indent=2))
+    print(json.dumps(features_document(idmap=idmap_supported()), indent=2))
     return 0

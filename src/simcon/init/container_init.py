@@ -66,6 +66,7 @@ class _Init:
         self.channel = channel
         self.state: dict = {}
         self.executable = ""
+        self.root_fd = -1
 
     def steps(self) -> list:
         p = self.plan
@@ -75,23 +76,23 @@ class _Init:
         if p.new_session_keyring:
             steps.append(("join a new session keyring", self.join_keyring))
         if p.has_namespace("mount"):
-            steps += [
-                ("set rootfs propagation", lambda: fs.set_root_propagation(p.rootfs_propagation)),
-                ("bind the rootfs", lambda: fs.bind_rootfs(p.rootfs)),
-            ]
-            if p.rootfs_propagation & m.MS_SHARED:
-                steps.append(("make the rootfs parent private", lambda: fs.make_parent_mount_private(p.rootfs)))
+            steps.append(("set rootfs propagation", lambda: fs.set_root_propagation(p.rootfs_propagation)))
+            # Always (as runc), before the bind: a rootfs bound from a shared mount (the host's, or ours after
+            # rootfsPropagation "shared") joins its peer group, which pivot_root refuses and which would carry
+            # the container's mounts out. A shared rootfsPropagation is applied to the new root after the change.
+            steps.append(("make the rootfs parent private", lambda: fs.make_parent_mount_private(p.rootfs)))
+            steps += [("bind the rootfs", lambda: fs.bind_rootfs(p.rootfs)), ("open the rootfs", self.open_rootfs)]
             steps += [(f"mount {mp.describe()}", self._mounter(mp)) for mp in p.mounts]
             steps += [
                 ("create devices", self.create_devices),
-                ("create /dev links", lambda: fs.create_dev_symlinks(p.rootfs)),
-                ("create the working directory", lambda: fs.make_parents_in_root(p.rootfs, p.cwd)),
+                ("create /dev links", lambda: fs.create_dev_symlinks(self.root_fd)),
+                ("create the working directory", lambda: fs.make_workdir(self.root_fd, p.cwd)),
             ]
         steps.append(("wait for createRuntime hooks", self.sync_hooks))
         if p.create_container_hooks:
             steps.append(("run createContainer hooks", self.run_create_container_hooks))
         if p.has_namespace("mount"):
-            steps.append(("change root", lambda: (fs.move_into if p.no_pivot else fs.pivot_into)(p.rootfs)))
+            steps.append(("change root", self.change_root))
             # Through the container's own /proc, before readonlyPaths makes /proc/sys read-only.
             steps += [(f"write sysctl `{path}`", lambda path=path, value=value: self.write_sysctl(path, value))
                       for path, value in p.sysctl]
@@ -129,11 +130,21 @@ class _Init:
     # -- steps ---------------------------------------------------------------------------------------------
 
     def _mounter(self, mp):  # noqa: ANN001, ANN202
-        return lambda: fs.mount_one(self.plan.rootfs, mp, self.plan.cgroup_binds, self.plan.unified_cgroup_only)
+        return lambda: fs.mount_one(self.root_fd, mp, self.plan.cgroup_binds, self.plan.unified_cgroup_only)
+
+    def open_rootfs(self) -> None:
+        # Every path inside the rootfs is resolved against this fd from now on (see rootfs.open_in_root).
+        self.root_fd = fs.open_rootfs(self.plan.rootfs)
+
+    def change_root(self) -> None:
+        os.close(self.root_fd)
+        (fs.move_into if self.plan.no_pivot else fs.pivot_into)(self.plan.rootfs)
+        if self.plan.rootfs_propagation & m.MS_SHARED:
+            fs.set_root_propagation(self.plan.rootfs_propagation)
 
     def create_devices(self) -> None:
         for dev in self.plan.devices:
-            fs.create_device(self.plan.rootfs, dev)
+            fs.create_device(self.root_fd, dev)
 
     def sync_hooks(self) -> None:
         p = self.plan

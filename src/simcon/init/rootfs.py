@@ -1,8 +1,12 @@
 """Building the container's filesystem view inside its new mount namespace.
 
-Runs in the container init, before and after pivot_root. Paths inside the rootfs are resolved by
-``resolve_in_root``, which follows symlinks as if the rootfs were `/`, so a symlink in the rootfs cannot point a
-mount at a host path.
+Runs in the container init, before and after pivot_root. The rule that keeps the host safe: no path inside the
+rootfs is ever handed to the kernel as a string. Each one is opened as an fd relative to an fd of the rootfs,
+either by openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) or, where something must be created (or the kernel
+has no openat2), by a walk that opens one component at a time with O_NOFOLLOW and resolves symlinks itself as if
+the rootfs were `/`. The mount is then made onto that fd through ``/proc/self/fd/N``. A rootfs whose `/proc` is a
+symlink to `/`, or a mount destination reaching up through `../../..`, therefore lands inside the rootfs (the
+class of runc CVE-2021-30465), and a symlink swapped in between the check and the mount changes nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import os
 import stat
 
 from simcon.linux import mount as m
+from simcon.linux import namespaces as ns
+from simcon.linux import openat2 as o2
 
 MAX_SYMLINKS = 40
 
 # Flags a remount must carry over from the existing mount, or the kernel refuses it (locked mounts) or
 # silently clears them. statvfs's ST_* values equal the MS_* ones for these.
 _KEPT_ON_REMOUNT = m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_NOATIME | m.MS_NODIRATIME | m.MS_RELATIME
+
+_IN_ROOT = o2.RESOLVE_IN_ROOT | o2.RESOLVE_NO_MAGICLINKS
 
 
 class RootfsError(Exception):
@@ -29,12 +37,168 @@ class RootfsError(Exception):
         self.cause = cause
 
 
+def fd_path(fd: int) -> str:
+    """The path that makes the kernel operate on exactly the object behind ``fd`` (a magic link)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def host_path(fd: int) -> str:
+    """Where ``fd`` actually is, for error messages."""
+    try:
+        return os.readlink(fd_path(fd))
+    except OSError:
+        return fd_path(fd)
+
+
+def _split(path: str) -> list[str]:
+    return [p for p in path.split("/") if p and p != "."]
+
+
+# --- resolving inside the rootfs (fd based) --------------------------------------------------------------------
+
+
+def walk_in_root(root_fd: int, path: str, *, create_dirs: bool = False, mode: int = 0o755) -> int:
+    """An O_PATH fd for ``path`` inside the directory ``root_fd``, resolved as if it were `/`.
+
+    One component at a time, each opened with O_NOFOLLOW relative to the fd of the one before, so the kernel never
+    follows a symlink for us: a symlink's target is spliced into the remaining path (an absolute one restarts at
+    the root) and `..` never climbs above the root. With ``create_dirs``, missing directories are made on the way,
+    including the ones a dangling symlink points to. Raises ``OSError`` naming the path inside the container.
+    """
+    parts = _split(path)
+    stack = [os.dup(root_fd)]  # fds of the resolved components; stack[0] is the root
+    done: list[str] = []  # the in-root path of stack[-1], for error messages
+    followed = 0
+    try:
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                    done.pop()
+                continue
+            where = "/" + "/".join([*done, part])
+            try:
+                fd = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            except FileNotFoundError:
+                if not create_dirs:
+                    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), where) from None
+                try:
+                    os.mkdir(part, mode, dir_fd=stack[-1])
+                except FileExistsError:  # appeared meanwhile; the next round opens it
+                    pass
+                parts.insert(0, part)
+                continue
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, where) from None
+            if stat.S_ISLNK(os.fstat(fd).st_mode):
+                try:
+                    target = os.readlink(part, dir_fd=stack[-1])
+                finally:
+                    os.close(fd)
+                followed += 1
+                if followed > MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), where)
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                    done.clear()
+                parts = _split(target) + parts
+                continue
+            if parts and not stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), where)
+            stack.append(fd)
+            done.append(part)
+        result = stack.pop()
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return result
+
+
+def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
+    """An fd for ``path`` inside ``root_fd`` that cannot be outside it, however hostile the rootfs.
+
+    openat2 with RESOLVE_IN_ROOT when the kernel has it (it also refuses magic links such as /proc/self/root);
+    otherwise the component walk, then reopened with ``flags`` through the fd.
+    """
+    if o2.available():
+        try:
+            return o2.openat2(root_fd, "/".join(_split(path)) or ".", flags, _IN_ROOT)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, "/" + "/".join(_split(path))) from None
+    fd = walk_in_root(root_fd, path)
+    if flags == os.O_PATH:
+        return fd
+    try:
+        return os.open(fd_path(fd), flags | os.O_CLOEXEC)
+    finally:
+        os.close(fd)
+
+
+def mkdirs_in_root(root_fd: int, path: str, mode: int = 0o755) -> int:
+    """Create every missing directory of ``path`` inside ``root_fd``; an O_PATH fd of the last one."""
+    fd = walk_in_root(root_fd, path, create_dirs=True, mode=mode)
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+    return fd
+
+
+def mountpoint_in_root(root_fd: int, destination: str, *, is_file: bool, _depth: int = 0) -> int:
+    """An O_PATH fd of ``destination`` inside the rootfs, created (a file or a directory) if missing.
+
+    A dangling symlink on the way, or as the destination itself, is followed inside the rootfs and what it points
+    to is created there.
+    """
+    try:
+        return open_in_root(root_fd, destination)
+    except FileNotFoundError:
+        pass
+    parts = _split(destination)
+    if not is_file or not parts or parts[-1] == "..":
+        os.close(mkdirs_in_root(root_fd, destination))
+        return open_in_root(root_fd, destination)
+    parent_fd = mkdirs_in_root(root_fd, "/".join(parts[:-1]))
+    try:
+        try:
+            link = os.readlink(parts[-1], dir_fd=parent_fd)
+        except OSError:
+            link = None
+        if link is not None:
+            if _depth >= MAX_SYMLINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), destination)
+            target = link if link.startswith("/") else os.path.join(in_root_path(root_fd, parent_fd), link)
+            os.close(mountpoint_in_root(root_fd, target, is_file=True, _depth=_depth + 1))
+        else:
+            try:
+                os.close(os.open(parts[-1], os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 0o644, dir_fd=parent_fd))
+            except FileExistsError:
+                pass
+    finally:
+        os.close(parent_fd)
+    return open_in_root(root_fd, destination)
+
+
+def in_root_path(root_fd: int, fd: int) -> str:
+    """The in-root path of ``fd`` (a directory inside ``root_fd``), as `/a/b`."""
+    root = host_path(root_fd).rstrip("/")
+    path = host_path(fd)
+    return "/" + path[len(root):].lstrip("/") if path.startswith(root) else "/"
+
+
+# --- the path-returning forms (host paths; the rootfs given as a path) -----------------------------------------
+
+
 def resolve_in_root(root: str, path: str) -> str:
     """The host path of ``path`` inside ``root``, resolving symlinks and `..` without leaving ``root``.
 
-    Components that do not exist yet are appended as they are (the caller may create them).
+    Pure string work plus readlink; components that do not exist yet are appended as they are. For display and
+    tests: the mount code itself never uses a string path inside the rootfs (see ``open_in_root``).
     """
-    parts = [p for p in path.split("/") if p and p != "."]
+    parts = _split(path)
     resolved: list[str] = []
     followed = 0
     while parts:
@@ -54,39 +218,46 @@ def resolve_in_root(root: str, path: str) -> str:
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.path.join("/", *resolved, part))
         if target.startswith("/"):
             resolved = []
-        parts = [p for p in target.split("/") if p and p != "."] + parts
+        parts = _split(target) + parts
     return os.path.join(root, *resolved)
 
 
+def _with_root(root: str, action) -> str:  # noqa: ANN001
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = action(root_fd)
+    finally:
+        os.close(root_fd)
+    try:
+        return host_path(fd)
+    finally:
+        os.close(fd)
+
+
 def make_parents_in_root(root: str, path: str, mode: int = 0o755) -> str:
-    """Create each missing directory of ``path`` inside ``root``, re-resolving after every step."""
-    parts = [p for p in path.split("/") if p]
-    current = "/"
-    for part in parts:
-        current = os.path.join(current, part)
-        host = resolve_in_root(root, current)
-        if not os.path.lexists(host):
-            # `host` is already resolved inside the root; a dangling in-root symlink may need several levels.
-            os.makedirs(host, mode, exist_ok=True)
-    return resolve_in_root(root, path)
+    """Create each missing directory of ``path`` inside ``root``; the host path of the last one."""
+    return _with_root(root, lambda root_fd: mkdirs_in_root(root_fd, path, mode))
 
 
 def ensure_mountpoint(root: str, destination: str, *, is_file: bool) -> str:
-    target = resolve_in_root(root, destination)
-    if os.path.lexists(target):
-        return target
-    parent = os.path.dirname(destination.rstrip("/")) or "/"
-    make_parents_in_root(root, parent)
-    target = resolve_in_root(root, destination)
-    if is_file:
-        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-    else:
-        os.mkdir(target, 0o755)
-    return target
+    """The host path of ``destination`` inside ``root``, created (file or directory) if missing."""
+    return _with_root(root, lambda root_fd: mountpoint_in_root(root_fd, destination, is_file=is_file))
 
 
-def kept_flags(path: str) -> int:
-    return os.statvfs(path).f_flag & _KEPT_ON_REMOUNT
+# --- mounting onto fds -----------------------------------------------------------------------------------------
+
+
+def _mount(source: str | None, fd: int, fstype: str | None, flags: int, data: str | None = None) -> None:
+    try:
+        m.mount(source, fd_path(fd), fstype, flags, data)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, host_path(fd)) from None
+
+
+def kept_flags(fd_or_path: int | str) -> int:
+    if isinstance(fd_or_path, int):
+        return os.fstatvfs(fd_or_path).f_flag & _KEPT_ON_REMOUNT
+    return os.statvfs(fd_or_path).f_flag & _KEPT_ON_REMOUNT
 
 
 def set_root_propagation(flags: int) -> None:
@@ -99,90 +270,304 @@ def bind_rootfs(rootfs: str) -> None:
     m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
 
 
+def open_rootfs(rootfs: str) -> int:
+    """The fd every later path inside the rootfs is resolved against (taken after ``bind_rootfs``)."""
+    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 def make_parent_mount_private(rootfs: str) -> None:
     """pivot_root refuses a new root whose parent mount is shared (as with rootfsPropagation "shared")."""
     parent = _mountpoint_of(os.path.dirname(rootfs))
     m.mount(None, parent, None, m.MS_PRIVATE)
 
 
-def _mountpoint_of(path: str) -> str:
-    best = "/"
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def _mountinfo() -> list[tuple[int, int, str]]:
+    """(mount id, parent id, mount point) of every mount this process can see."""
+    result = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            point = line.split()[4].replace("\\040", " ")
-            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-                best = point
+            fields = line.split(" ", 5)
+            result.append((int(fields[0]), int(fields[1]), _unescape(fields[4])))
+    return result
+
+
+def _mountpoint_of(path: str) -> str:
+    best = "/"
+    for _, _, point in _mountinfo():
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best = point
     return best
 
 
-def mount_one(rootfs: str, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
-    """Carry out one planned mount onto its destination inside ``rootfs``."""
+def mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
+    """Carry out one planned mount onto its destination inside the rootfs ``root_fd``."""
     if mp.is_bind:
-        source_is_dir = os.path.isdir(mp.source)
         if not os.path.exists(mp.source):
             raise OSError(errno.ENOENT, "bind source does not exist", mp.source)
-        target = ensure_mountpoint(rootfs, mp.destination, is_file=not source_is_dir)
-        m.mount(mp.source, target, None, m.MS_BIND | (mp.flags & m.MS_REC))
+        fd = mountpoint_in_root(root_fd, mp.destination, is_file=not os.path.isdir(mp.source))
+        try:
+            if mp.idmap is not None:
+                _idmapped_bind(mp, fd)
+            else:
+                _mount(mp.source, fd, None, m.MS_BIND | (mp.flags & m.MS_REC))
+        finally:
+            os.close(fd)
+        fd = open_in_root(root_fd, mp.destination)  # the new mount, not the directory under it
         # A bind mount ignores most flags: they take effect only through a remount of the new mount.
         extra = mp.flags & ~(m.MS_BIND | m.MS_REC | m.MS_REMOUNT)
         if extra:
-            m.mount(None, target, None, m.MS_BIND | m.MS_REMOUNT | extra | kept_flags(target))
-    elif mp.fstype == "cgroup" or mp.fstype == "cgroup2":
-        target = ensure_mountpoint(rootfs, mp.destination, is_file=False)
-        mount_cgroups(target, mp, cgroup_binds, unified_only)
+            _mount(None, fd, None, m.MS_BIND | m.MS_REMOUNT | extra | kept_flags(fd))
     else:
-        target = ensure_mountpoint(rootfs, mp.destination, is_file=False)
-        m.mount(mp.source, target, mp.fstype, mp.flags & ~m.MS_REMOUNT, mp.data or None)
-    for propagation in mp.propagation:
-        m.mount(None, target, None, propagation)
+        fd = mountpoint_in_root(root_fd, mp.destination, is_file=False)
+        below = None
+        try:
+            if mp.tmpcopyup:
+                below = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            if mp.fstype in ("cgroup", "cgroup2"):
+                mount_cgroups(root_fd, fd, mp, cgroup_binds, unified_only)
+            else:
+                _mount(mp.source, fd, mp.fstype, mp.flags & ~m.MS_REMOUNT, mp.data or None)
+            os.close(fd)
+            fd = -1
+            fd = open_in_root(root_fd, mp.destination)
+            if below is not None:
+                # The fd taken before the mount still reaches the directory now hidden under it.
+                new = os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    copy_tree(below, new)
+                finally:
+                    os.close(new)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+        finally:
+            if below is not None:
+                os.close(below)
+    try:
+        if mp.attr_set or mp.attr_clr:
+            m.mount_setattr(fd, "", m.AT_EMPTY_PATH | m.AT_RECURSIVE, mp.attr_set, mp.attr_clr,
+                            what=host_path(fd))
+        for propagation in mp.propagation:
+            _mount(None, fd, None, propagation)
+    finally:
+        os.close(fd)
 
 
-def mount_cgroups(target: str, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
-    """The container's view of its cgroups: cgroup2 itself on a unified host; on v1, a tmpfs holding a bind of
-    the container's own directory of each hierarchy (read-only unless the config says rw)."""
+def mount_cgroups(root_fd: int, fd: int, mp, cgroup_binds: list[tuple[str, str]],  # noqa: ANN001
+                  unified_only: bool) -> None:
+    """The container's view of its cgroups onto ``fd``: cgroup2 itself on a unified host; on v1, a tmpfs holding
+    a bind of the container's own directory of each hierarchy (read-only unless the config says rw)."""
     flags = mp.flags | m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC
     if unified_only:
-        m.mount("cgroup2", target, "cgroup2", flags)
+        _mount("cgroup2", fd, "cgroup2", flags)
         return
-    m.mount("tmpfs", target, "tmpfs", m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC, "mode=755")
-    for host_dir, name in cgroup_binds:
-        sub = os.path.join(target, name)
-        os.makedirs(sub, exist_ok=True)
-        m.mount(host_dir, sub, None, m.MS_BIND)
-        m.mount(None, sub, None, m.MS_BIND | m.MS_REMOUNT | flags | kept_flags(sub))
-    if flags & m.MS_RDONLY:
-        m.mount(None, target, None, m.MS_REMOUNT | flags, "mode=755")
-
-
-def create_device(rootfs: str, dev) -> None:  # noqa: ANN001
-    target = ensure_mountpoint(rootfs, os.path.dirname(dev.path), is_file=False)
-    target = os.path.join(target, os.path.basename(dev.path))
-    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.kind]
-    if os.path.lexists(target):
-        os.unlink(target)
+    _mount("tmpfs", fd, "tmpfs", m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC, "mode=755")
+    # ``fd`` (and /proc/self/fd/N) is still the directory under the new tmpfs: resolve the path again to reach the
+    # tmpfs. It is fresh, so plain paths below it are safe.
+    top = open_in_root(root_fd, mp.destination, os.O_PATH | os.O_DIRECTORY)
     try:
-        os.mknod(target, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))
-    except PermissionError:
-        # No mknod (a user namespace): bind the host's node instead, as runc does.
-        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-        m.mount(dev.path, target, None, m.MS_BIND)
-        return
-    os.chown(target, dev.uid, dev.gid)
-    os.chmod(target, dev.mode & 0o7777)
+        base = fd_path(top)
+        for host_dir, name in cgroup_binds:
+            try:
+                os.mkdir(name, 0o755, dir_fd=top)
+            except FileExistsError:
+                pass
+            sub = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=top)
+            try:
+                _mount(host_dir, sub, None, m.MS_BIND)
+            finally:
+                os.close(sub)
+            m.mount(None, os.path.join(base, name), None, m.MS_BIND | m.MS_REMOUNT | flags
+                    | kept_flags(os.path.join(base, name)))
+        if flags & m.MS_RDONLY:
+            _mount(None, top, None, m.MS_REMOUNT | flags, "mode=755")
+    finally:
+        os.close(top)
 
 
-def create_dev_symlinks(rootfs: str) -> None:
-    dev = resolve_in_root(rootfs, "/dev")
-    links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
-             ("/proc/self/fd/2", "stderr")]
-    if os.path.exists("/proc/kcore"):
-        links.append(("/proc/kcore", "core"))
-    if os.path.isdir(os.path.join(dev, "pts")) and not os.path.lexists(os.path.join(dev, "ptmx")):
-        links.append(("pts/ptmx", "ptmx"))
-    for target, name in links:
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            os.symlink(target, path)
+def copy_tree(src_fd: int, dst_fd: int) -> None:
+    """Copy the directory ``src_fd``'s content into ``dst_fd`` (tmpcopyup): modes, owners and times kept,
+    symlinks copied as symlinks, never followed."""
+    with os.scandir(src_fd) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        st = os.lstat(name, dir_fd=src_fd)
+        kind = stat.S_IFMT(st.st_mode)
+        if kind == stat.S_IFDIR:
+            os.mkdir(name, 0o700, dir_fd=dst_fd)
+            sub_src = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            sub_dst = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst_fd)
+            try:
+                copy_tree(sub_src, sub_dst)
+            finally:
+                os.close(sub_src)
+                os.close(sub_dst)
+        elif kind == stat.S_IFLNK:
+            os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
+        elif kind == stat.S_IFREG:
+            _copy_file(src_fd, dst_fd, name, st.st_size)
+        elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
+            os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dst_fd)
+        else:  # a socket means nothing without its listener
+            continue
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
+        if kind != stat.S_IFLNK:
+            os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dst_fd)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd, follow_symlinks=False)
+
+
+def _copy_file(src_fd: int, dst_fd: int, name: str, size: int) -> None:
+    src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+    try:
+        dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                      dir_fd=dst_fd)
+        try:
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(dst, src, offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+# --- idmapped mounts -------------------------------------------------------------------------------------------
+
+
+def _idmapped_bind(mp, target_fd: int) -> None:  # noqa: ANN001
+    """Clone the source's mount tree, give it the mount's id mapping, and attach it onto ``target_fd``."""
+    uid_map, gid_map, recursive = mp.idmap
+    userns = user_namespace_fd(uid_map, gid_map)
+    try:
+        clone_flags = m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | (m.AT_RECURSIVE if mp.flags & m.MS_REC else 0)
+        tree = m.open_tree(m.AT_FDCWD, mp.source, clone_flags)
+        try:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | (m.AT_RECURSIVE if recursive else 0), m.MOUNT_ATTR_IDMAP,
+                            userns_fd=userns, what=mp.source)
+            try:
+                m.move_mount(tree, "", target_fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, host_path(target_fd)) from None
+        finally:
+            os.close(tree)
+    finally:
+        os.close(userns)
+
+
+def user_namespace_fd(uid_map: str, gid_map: str) -> int:
+    """An fd of a new user namespace with these maps (lines of "inside outside count"), held by no process.
+
+    A short-lived child unshares it and waits; we write its maps, open its ns file, and let it go.
+    """
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    done_r, done_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            # Our pid as the mounted /proc knows it: the init may be in a new pid namespace while /proc is the
+            # host's, where os.getpid() would name some other process.
+            proc_pid = os.readlink("/proc/self")
+            ns.unshare(ns.CLONE_NEWUSER)
+            os.write(ready_w, proc_pid.encode())
+            os.read(done_r, 1)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        proc_pid = os.read(ready_r, 32).decode()
+        if not proc_pid.isdigit():
+            raise OSError(errno.EPERM, "could not create a user namespace for an idmapped mount")
+        for name, content in (("uid_map", uid_map), ("gid_map", gid_map)):
+            fd = os.open(f"/proc/{proc_pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, content.encode())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, f"{name} of the idmapped mount's user namespace") from None
+            finally:
+                os.close(fd)
+        return os.open(f"/proc/{proc_pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
+
+
+# --- devices ---------------------------------------------------------------------------------------------------
+
+
+def create_device(root_fd: int, dev) -> None:  # noqa: ANN001
+    parts = _split(dev.path)
+    parent = mkdirs_in_root(root_fd, "/".join(parts[:-1]))
+    name = parts[-1]
+    try:
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.kind]
+        try:
+            os.lstat(name, dir_fd=parent)
+            os.unlink(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+        try:
+            os.mknod(name, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor), dir_fd=parent)
+        except PermissionError:
+            # No mknod (a user namespace): bind the host's node instead, as runc does.
+            os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+            node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            try:
+                _mount(dev.path, node, None, m.MS_BIND)
+            finally:
+                os.close(node)
+            return
+        os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+        # mknod's mode went through the umask: set it exactly.
+        os.chmod(name, dev.mode & 0o7777, dir_fd=parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, dev.path) from None
+    finally:
+        os.close(parent)
+
+
+def create_dev_symlinks(root_fd: int) -> None:
+    dev = open_in_root(root_fd, "/dev", os.O_PATH | os.O_DIRECTORY)
+    try:
+        links = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+                 ("/proc/self/fd/2", "stderr")]
+        if os.path.exists("/proc/kcore"):
+            links.append(("/proc/kcore", "core"))
+        if _exists("pts", dev) and not _exists("ptmx", dev):
+            links.append(("pts/ptmx", "ptmx"))
+        for target, name in links:
+            if not _exists(name, dev):
+                os.symlink(target, name, dir_fd=dev)
+    finally:
+        os.close(dev)
+
+
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def make_workdir(root_fd: int, path: str) -> None:
+    os.close(mkdirs_in_root(root_fd, path))
+
+
+# --- changing root ---------------------------------------------------------------------------------------------
 
 
 def pivot_into(rootfs: str) -> None:
@@ -203,33 +588,109 @@ def pivot_into(rootfs: str) -> None:
 
 
 def move_into(rootfs: str) -> None:
-    """`--no-pivot`: move the rootfs mount over / and chroot into it (for ramdisk roots where pivot fails)."""
-    os.chdir(rootfs)
-    m.mount(rootfs, "/", None, m.MS_MOVE)
-    os.chroot(".")
-    os.chdir("/")
+    """`--no-pivot`: move the rootfs mount over / and chroot into it (for ramdisk roots where pivot fails).
+
+    Unlike pivot_root this leaves the host's mounts attached under the moved rootfs, so each of them is detached
+    afterwards (as a slave first, so the unmount cannot propagate to the host): nothing of the host's mount table
+    stays reachable from inside.
+    """
+    rootfs = rootfs.rstrip("/")
+    mounts = _mountinfo()
+    root_ids = {mid for mid, _, point in mounts if point == "/"}
+    host_points = [point for _, parent, point in mounts
+                   if parent in root_ids and point != "/" and point != rootfs
+                   and not rootfs.startswith(point.rstrip("/") + "/")]
+    # The mounts holding the rootfs can only go once the rootfs has moved out from under them.
+    holders = [point for _, parent, point in mounts
+               if parent in root_ids and point != "/" and rootfs.startswith(point.rstrip("/") + "/")]
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new_root = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new_root)
+        m.mount(rootfs, "/", None, m.MS_MOVE)
+        # Relative paths from the old root's fd still reach the host's mounts hidden under the moved rootfs.
+        os.fchdir(old_root)
+        for point in [*host_points, *holders]:
+            relative = point.lstrip("/")
+            try:
+                m.mount(None, relative, None, m.MS_SLAVE | m.MS_REC)
+                m.umount2(relative, m.MNT_DETACH)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOENT):  # already gone with a parent
+                    raise
+        os.fchdir(new_root)  # the moved rootfs mount (a path "/" would still start at the old root)
+        os.chroot(".")
+        os.chdir("/")
+    finally:
+        os.close(old_root)
+        os.close(new_root)
+
+
+# --- after the root changed ------------------------------------------------------------------------------------
+
+
+def _open_here(path: str) -> int | None:
+    """An O_PATH fd for ``path`` in the (new) root, or None when it does not exist."""
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return open_in_root(root, path)
+    except FileNotFoundError:
+        return None
+    finally:
+        os.close(root)
+
+
+def _target(fd: int, path: str) -> str:
+    # /proc/self/fd is the container's own /proc by now; without one, the plain path is still confined to the
+    # new root.
+    return fd_path(fd) if os.path.isdir("/proc/self/fd") else path
 
 
 def mask_path(path: str) -> None:
-    """Hide ``path`` (already inside the new root): files under /dev/null, directories under an empty ro tmpfs."""
-    try:
-        is_dir = os.path.isdir(path)
-        if not os.path.lexists(path):
-            return
-        if is_dir:
-            m.mount("tmpfs", path, "tmpfs", m.MS_RDONLY)
-        else:
-            m.mount("/dev/null", path, None, m.MS_BIND)
-    except FileNotFoundError:
+    """Hide ``path`` (already inside the new root): files under /dev/null, directories under an empty ro tmpfs.
+
+    A missing path is skipped silently, as in runc.
+    """
+    fd = _open_here(path)
+    if fd is None:
         return
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            m.mount("tmpfs", _target(fd, path), "tmpfs", m.MS_RDONLY)
+            return
+        null = _open_here("/dev/null")
+        if null is None:
+            raise OSError(errno.ENOENT, "cannot mask a file without /dev/null", "/dev/null")
+        try:
+            st = os.fstat(null)
+            # Binding something other than the real null device over a file would expose instead of mask.
+            if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+                raise OSError(errno.EINVAL, "/dev/null is not the null device", "/dev/null")
+            m.mount(_target(null, "/dev/null"), _target(fd, path), None, m.MS_BIND)
+        finally:
+            os.close(null)
+    finally:
+        os.close(fd)
 
 
 def make_readonly(path: str) -> None:
-    if not os.path.lexists(path):
+    """Bind ``path`` onto itself read-only; a missing path is skipped silently."""
+    fd = _open_here(path)
+    if fd is None:
         return
-    m.mount(path, path, None, m.MS_BIND | m.MS_REC)
-    m.mount(None, path, None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | m.MS_REC | kept_flags(path))
+    try:
+        m.mount(_target(fd, path), _target(fd, path), None, m.MS_BIND | m.MS_REC)
+    finally:
+        os.close(fd)
+    fd = _open_here(path)
+    if fd is None:
+        return
+    try:
+        m.mount(None, _target(fd, path), None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | m.MS_REC | kept_flags(fd))
+    finally:
+        os.close(fd)
 
 
 def remount_root_readonly() -> None:
+    """Only the root mount itself: the mounts on top of it keep their own flags."""
     m.mount(None, "/", None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | kept_flags("/"))

@@ -1,6 +1,7 @@
 """Parsing the `options` of an OCI mount into mount(2) flags, propagation and filesystem data.
 
-Options are the names runc and crun accept; an unknown option is passed to the filesystem as data (as
+Options are the names runc and crun accept: mount(2) flags, propagation, the recursive `r*` forms (applied with
+mount_setattr), `tmpcopyup` and `idmap`/`ridmap`. An unknown option is passed to the filesystem as data (as
 `size=64k` or `mode=755` are), which is also what both of them do.
 """
 
@@ -54,21 +55,54 @@ PROPAGATION_OPTIONS: dict[str, int] = {
     "runbindable": m.MS_UNBINDABLE | m.MS_REC,
 }
 
-# Options that need mount_setattr or a copy step; accepted by runc, not yet by SimCon.
-NOT_YET_SUPPORTED = frozenset({
-    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
-    "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow",
-    "rsymfollow", "tmpcopyup", "idmap", "ridmap",
-})
+# The recursive forms, applied to the mount and every mount below it with mount_setattr(AT_RECURSIVE):
+# name -> (MOUNT_ATTR_* to set, MOUNT_ATTR_* to clear).
+_ATIME = m.MOUNT_ATTR__ATIME
+RECURSIVE_OPTIONS: dict[str, tuple[int, int]] = {
+    "rro": (m.MOUNT_ATTR_RDONLY, 0),
+    "rrw": (0, m.MOUNT_ATTR_RDONLY),
+    "rnosuid": (m.MOUNT_ATTR_NOSUID, 0),
+    "rsuid": (0, m.MOUNT_ATTR_NOSUID),
+    "rnodev": (m.MOUNT_ATTR_NODEV, 0),
+    "rdev": (0, m.MOUNT_ATTR_NODEV),
+    "rnoexec": (m.MOUNT_ATTR_NOEXEC, 0),
+    "rexec": (0, m.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (m.MOUNT_ATTR_NODIRATIME, 0),
+    "rdiratime": (0, m.MOUNT_ATTR_NODIRATIME),
+    "rnosymfollow": (m.MOUNT_ATTR_NOSYMFOLLOW, 0),
+    "rsymfollow": (0, m.MOUNT_ATTR_NOSYMFOLLOW),
+    # The atime mode is one 3-bit value that the kernel only changes as a whole (clearing all of _ATIME);
+    # undoing one of them means going back to the kernel's default, relatime.
+    "rrelatime": (m.MOUNT_ATTR_RELATIME, _ATIME),
+    "rnorelatime": (m.MOUNT_ATTR_RELATIME, _ATIME),
+    "rnoatime": (m.MOUNT_ATTR_NOATIME, _ATIME),
+    "ratime": (m.MOUNT_ATTR_RELATIME, _ATIME),
+    "rstrictatime": (m.MOUNT_ATTR_STRICTATIME, _ATIME),
+    "rnostrictatime": (m.MOUNT_ATTR_RELATIME, _ATIME),
+}
+
+# Options that are steps of SimCon's own rather than flags: copy the destination's content into a new tmpfs;
+# idmapped bind mounts (only the top mount, or every mount of an rbind).
+TMPCOPYUP = "tmpcopyup"
+IDMAP_OPTIONS = ("idmap", "ridmap")
+
+# Every option name SimCon gives a meaning to (what `features` lists as mountOptions). Anything else is data.
+KNOWN_OPTIONS = frozenset(FLAG_OPTIONS) | frozenset(PROPAGATION_OPTIONS) | frozenset(RECURSIVE_OPTIONS) | {
+    TMPCOPYUP, *IDMAP_OPTIONS}
 
 
 class ParsedOptions:
-    __slots__ = ("flags", "propagation", "data")
+    __slots__ = ("flags", "propagation", "data", "attr_set", "attr_clr", "tmpcopyup", "idmap")
 
-    def __init__(self, flags: int, propagation: list[int], data: str) -> None:
+    def __init__(self, flags: int, propagation: list[int], data: str, attr_set: int = 0, attr_clr: int = 0,
+                 tmpcopyup: bool = False, idmap: str | None = None) -> None:
         self.flags = flags
         self.propagation = propagation
         self.data = data
+        self.attr_set = attr_set  # mount_setattr, recursive
+        self.attr_clr = attr_clr
+        self.tmpcopyup = tmpcopyup
+        self.idmap = idmap  # None, "idmap" or "ridmap"
 
     @property
     def is_bind(self) -> bool:
@@ -82,19 +116,77 @@ class MountOptionError(ValueError):
 
 
 def parse_options(options: list[str]) -> ParsedOptions:
-    flags = 0
-    propagation: list[int] = []
+    parsed = ParsedOptions(0, [], "")
     data: list[str] = []
     for option in options:
         if option in FLAG_OPTIONS:
             clear, flag = FLAG_OPTIONS[option]
-            flags = flags & ~flag if clear else flags | flag
+            parsed.flags = parsed.flags & ~flag if clear else parsed.flags | flag
         elif option in PROPAGATION_OPTIONS:
-            propagation.append(PROPAGATION_OPTIONS[option])
-        elif option in NOT_YET_SUPPORTED:
-            raise MountOptionError(option, "not supported by this version of SimCon")
+            parsed.propagation.append(PROPAGATION_OPTIONS[option])
+        elif option in RECURSIVE_OPTIONS:
+            attr_set, attr_clr = RECURSIVE_OPTIONS[option]
+            changed = attr_set | attr_clr
+            # The last option about an attribute wins, as with the plain flags.
+            parsed.attr_set = (parsed.attr_set & ~changed) | attr_set
+            parsed.attr_clr = (parsed.attr_clr & ~changed) | attr_clr
+        elif option == TMPCOPYUP:
+            parsed.tmpcopyup = True
+        elif option in IDMAP_OPTIONS:
+            parsed.idmap = option
         elif not option:
             raise MountOptionError(option, "empty option")
         else:
             data.append(option)
-    return ParsedOptions(flags, propagation, ",".join(data))
+    parsed.data = ",".join(data)
+    return parsed
+
+
+def _id_map(mappings: list) -> str:  # noqa: ANN001 - spec IdMapping models
+    return "".join(f"{entry.container_id} {entry.host_id} {entry.size}\n" for entry in mappings)
+
+
+def finish_mount_plan(mp, mnt, opts: ParsedOptions, config_file: str, *, host_netns: bool) -> None:  # noqa: ANN001
+    """Complete the plan of ``mounts[mp.index]`` from its parsed options; ``ConfigError`` naming the mount.
+
+    Also the implicit rules runc applies: a cgroup mount is read-only unless `rw` is given; sysfs is read-only in
+    the host's network namespace (it would show the host's network devices writable).
+    """
+    from simcon.errors import ConfigError
+
+    where = f"mounts[{mp.index}]"
+
+    def fail(field: str, problem: str) -> ConfigError:
+        return ConfigError(config_file, f"{where}.{field}", f"{problem} (destination {mp.destination})")
+
+    mp.attr_set, mp.attr_clr, mp.tmpcopyup = opts.attr_set, opts.attr_clr, opts.tmpcopyup
+    if opts.tmpcopyup and mp.fstype != "tmpfs":
+        raise fail("options", f"option 'tmpcopyup': only valid for tmpfs mounts, not {mp.fstype or 'this type'!r}")
+    if mp.fstype in ("cgroup", "cgroup2") and "rw" not in (mnt.options or []):
+        mp.flags |= m.MS_RDONLY
+    if mp.fstype == "sysfs" and host_netns:
+        mp.flags |= m.MS_RDONLY
+    if opts.idmap is None and not (mnt.uid_mappings or mnt.gid_mappings):
+        return
+    if not mp.is_bind:
+        raise fail("options", "idmapped mounts must be bind mounts")
+    if not (mnt.uid_mappings and mnt.gid_mappings):
+        missing = "uidMappings" if not mnt.uid_mappings else "gidMappings"
+        raise fail(missing, "an idmapped mount needs both uidMappings and gidMappings")
+    for field, mappings in (("uidMappings", mnt.uid_mappings), ("gidMappings", mnt.gid_mappings)):
+        for j, entry in enumerate(mappings):
+            if entry.size == 0:
+                raise fail(f"{field}[{j}].size", "must be at least 1")
+    mp.idmap = (_id_map(mnt.uid_mappings), _id_map(mnt.gid_mappings), opts.idmap == "ridmap")
+
+
+def idmap_supported() -> bool:
+    """Whether this kernel can make idmapped mounts (mount_setattr, Linux 5.12+): probed with a call that can
+    only fail, ENOSYS meaning the syscall is missing."""
+    import errno
+
+    try:
+        m.mount_setattr(-1, "", m.AT_EMPTY_PATH, 0)
+    except OSError as exc:
+        return exc.errno != errno.ENOSYS
+    return True

@@ -11,7 +11,7 @@ import os
 from simcon.errors import ConfigError
 from simcon.linux import mount as m
 from simcon.linux.namespaces import NAMESPACES
-from simcon.runtime.mountopts import MountOptionError, parse_options
+from simcon.runtime.mountopts import MountOptionError, finish_mount_plan, parse_options
 
 ROOTFS_PROPAGATION = {
     "private": m.MS_PRIVATE,
@@ -26,7 +26,8 @@ ROOTFS_PROPAGATION = {
 
 
 class MountPlan:
-    __slots__ = ("index", "source", "destination", "fstype", "flags", "propagation", "data")
+    __slots__ = ("index", "source", "destination", "fstype", "flags", "propagation", "data", "attr_set", "attr_clr",
+                 "tmpcopyup", "idmap")
 
     def __init__(self, index: int, source: str, destination: str, fstype: str, flags: int,
                  propagation: list[int], data: str) -> None:
@@ -37,6 +38,10 @@ class MountPlan:
         self.flags = flags
         self.propagation = propagation
         self.data = data
+        self.attr_set = 0  # recursive mount attributes (mount_setattr), see mountopts.finish_mount_plan
+        self.attr_clr = 0
+        self.tmpcopyup = False
+        self.idmap: tuple[str, str, bool] | None = None  # (uid_map, gid_map, recursive)
 
     @property
     def is_bind(self) -> bool:
@@ -183,16 +188,15 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
             opts = parse_options(list(mnt.options or []))
         except MountOptionError as exc:
             raise ConfigError(config_file, f"mounts[{i}].options", f"{exc} (destination {mnt.destination})") from None
-        if mnt.uid_mappings or mnt.gid_mappings:
-            raise ConfigError(config_file, f"mounts[{i}].uidMappings",
-                              "idmapped mounts are not supported by this version of SimCon yet")
         fstype = mnt.type or ("bind" if opts.is_bind else "")
         if fstype == "bind" and not opts.is_bind:
             opts.flags |= m.MS_BIND | m.MS_REC  # runc treats type "bind" without bind/rbind as rbind
         source = mnt.source or fstype
         if opts.flags & m.MS_BIND and not os.path.isabs(source):
             source = os.path.join(bundle, source)
-        plan.mounts.append(MountPlan(i, source, mnt.destination, fstype, opts.flags, opts.propagation, opts.data))
+        mp = MountPlan(i, source, mnt.destination, fstype, opts.flags, opts.propagation, opts.data)
+        finish_mount_plan(mp, mnt, opts, config_file, host_netns=not plan.has_namespace("network"))
+        plan.mounts.append(mp)
 
     dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
     if not dev_is_bound:

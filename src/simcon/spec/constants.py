@@ -83,9 +83,10 @@ DEVICE_TYPES = ("c", "b", "u", "p")
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
-# Mount options SimCon applies: mount(2) flags (MS_*) and propagation types, as `runtime.mountopts` parses them.
-# Anything else in `mounts[].options` is passed to the filesystem as data (e.g. `mode=755`). Keep in step with that
-# parser: `simcon features` lists exactly these.
+# Mount options SimCon applies, as `runtime.mountopts` parses them: mount(2) flags (MS_*), propagation types, their
+# recursive `r*` forms (mount_setattr), tmpcopyup and idmap/ridmap. Anything else in `mounts[].options` is passed to
+# the filesystem as data (e.g. `mode=755`). A unit test keeps this equal to the parser's KNOWN_OPTIONS:
+# `simcon features` lists exactly these.
 MOUNT_OPTIONS = (
     "async",
     "atime",
@@ -95,6 +96,7 @@ MOUNT_OPTIONS = (
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "lazytime",
     "loud",
     "mand",
@@ -109,13 +111,32 @@ MOUNT_OPTIONS = (
     "nosuid",
     "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
     "remount",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
@@ -125,11 +146,11 @@ MOUNT_OPTIONS = (
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 )
 
-# Recursive forms of the per-mount flags (mount_setattr with AT_RECURSIVE), which runc accepts. SimCon's parser
-# rejects them for now, so they are not in MOUNT_OPTIONS; move them there when it learns them.
+# The recursive forms of the per-mount flags (mount_setattr with AT_RECURSIVE), part of MOUNT_OPTIONS.
 RECURSIVE_MOUNT_OPTIONS = (
     "ratime",
     "rdev",

@@ -18,7 +18,8 @@ from simcon.spec.constants import (
 __all__ = ["features_document"]
 
 
-def features_document() -> dict:
+def features_document(*, idmap: bool = False) -> dict:
+    """The document; ``idmap`` says whether this kernel can make idmapped mounts (the runtime probes it)."""
     return {
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": OCI_VERSION_MAX,
@@ -32,7 +33,7 @@ def features_document() -> dict:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": idmap}},
         },
         "annotations": {"io.github.simcon.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
