@@ -1,6 +1,7 @@
 # SimCon developer entry points. Run as root on Debian 12 (containers need it):
 #   make demo    one busybox container, its hostname, its `ps` and its exit status
 #   make test    the whole test suite (unit + integration)
+#   make test-vm the cgroup v2 tests (tests/vm) inside a small QEMU VM with a pure v2 kernel (docs/vm.md)
 #   make bench   simcon next to runc and crun (bench/run.sh, docs/performance.md)
 
 SHELL := /bin/bash
@@ -14,7 +15,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit bench clean
+.PHONY: setup demo test test-unit test-vm bench clean
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -36,6 +37,10 @@ test: setup
 
 test-unit: setup
 	$(VENV)/bin/pytest -q tests/unit
+
+# The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
+test-vm: setup
+	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q tests/vm
 
 bench: setup
 	bench/run.sh
