@@ -31,7 +31,27 @@ class V2Cgroup:
             return False
 
     def init_dir(self, path: str) -> None:
-        """Nothing to do for a bare directory; enabling controllers in ancestors comes with resource support."""
+        """Enable in the parent of ``path`` every controller it offers, so ``path`` gets their files.
+
+        Best effort, one controller at a time: a parent that holds processes itself (or a controller the
+        administrator keeps for the root) refuses, and then that controller's files are missing below, which
+        ``apply`` reports naming the file.
+        """
+        parent = os.path.dirname(path.rstrip("/"))
+        mount_point = self.hierarchy.mount_point.rstrip("/")
+        if parent != mount_point and not parent.startswith(mount_point + "/"):
+            return
+        try:
+            offered = fs.read(parent, "cgroup.controllers").split()
+            enabled = set(fs.read(parent, "cgroup.subtree_control").split())
+        except CgroupError:
+            return
+        for name in offered:
+            if name not in enabled:
+                try:
+                    fs.write(parent, "cgroup.subtree_control", f"+{name}")
+                except CgroupError:
+                    pass
 
     # -- freezer --------------------------------------------------------------------------------------------------
 
