@@ -1,4 +1,5 @@
-"""`simcon stop ID [--time N]`: SIGTERM, then SIGKILL for everything once N seconds have passed."""
+"""Timeouts: `simcon stop ID [--time N]` (SIGTERM, then SIGKILL for everything once N seconds have passed), and
+the start timeout of `create` (annotation run.oci.simcon.start-timeout)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,47 @@ def test_stop_negative_time_is_a_usage_error(rt) -> None:
     assert proc.returncode != 0
     assert "--time" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- the start timeout: a hung init is killed and reported, not waited on forever --------------------------------
+
+START_TIMEOUT = "run.oci.simcon.start-timeout"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return True
+    return data[data.rindex(")") + 2:].split()[0] in ("Z", "X")
+
+
+def test_create_kills_an_init_that_hangs_in_a_hook(rt) -> None:
+    pid_file = rt.tmp / "hook.pid"
+    bundle = rt.bundle(["true"], write=False)
+    bundle.config.setdefault("annotations", {})[START_TIMEOUT] = "1"
+    # A createContainer hook without a timeout of its own that never returns: the init hangs in it. It records
+    # its pid as the host sees it (its $$ is a pid in the container's namespace; the /proc it reads, before
+    # pivot_root, is the host's: field 4 of cut's stat is the shell's pid there).
+    bundle.config["hooks"] = {"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"cut -d' ' -f4 /proc/self/stat > {pid_file}; exec sleep 3600"]}]}
+    bundle.write()
+    proc = rt.run("create", "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode != 0
+    assert "did not answer within 1s" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert rt.root_entries() == []
+    assert rt.existing_cgroup_dirs(rt.cgroup_path(bundle.cid)) == []
+    hook_pid = int(pid_file.read_text())
+    rt.wait_for(lambda: _gone(hook_pid), what="the hung hook to be killed with the init")
+
+
+def test_start_timeout_annotation_must_be_a_number(rt) -> None:
+    bundle = rt.bundle(["true"], write=False)
+    bundle.config.setdefault("annotations", {})[START_TIMEOUT] = "soon"
+    bundle.write()
+    proc = rt.run("create", "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode != 0
+    assert f'annotations["{START_TIMEOUT}"]' in proc.stderr, proc.stderr
+    assert rt.root_entries() == []

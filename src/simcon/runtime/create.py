@@ -74,6 +74,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
                       preserve_fds=options.preserve_fds)
     plan.new_session_keyring = not options.no_new_keyring
+    start_timeout = _start_timeout(spec.annotations, config_file)
     plan.tiny_init = options.init or _wants_init(spec.annotations)
     console_receiver = _console_for(plan, options, container_id, config_file)
 
@@ -88,6 +89,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         process=_process_json(spec.process),
     )
     launcher = _Launcher(locked, state, plan, spec, container_id)
+    launcher.timeout = start_timeout
     master = None
     try:
         locked.write(state)
@@ -115,6 +117,39 @@ INIT_ANNOTATION = "run.oci.simcon.init"
 
 def _wants_init(annotations: dict | None) -> bool:
     return (annotations or {}).get(INIT_ANNOTATION, "").lower() in ("1", "true", "yes")
+
+
+START_TIMEOUT_ANNOTATION = "run.oci.simcon.start-timeout"
+DEFAULT_START_TIMEOUT = 120.0  # seconds the parent waits for each answer of its children during create
+
+
+def _start_timeout(annotations: dict | None, config_file: str) -> float:
+    text = (annotations or {}).get(START_TIMEOUT_ANNOTATION)
+    if text is None:
+        return DEFAULT_START_TIMEOUT
+    try:
+        value = float(text)
+        if not 0 < value < 1e9:
+            raise ValueError
+    except ValueError:
+        from simcon.errors import ConfigError
+
+        raise ConfigError(config_file, f'annotations["{START_TIMEOUT_ANNOTATION}"]',
+                          f"expected a positive number of seconds, got {text!r}") from None
+    return value
+
+
+def _expect(channel, kind: str, waiting_for: str, timeout: float) -> dict:  # noqa: ANN001
+    """``channel.expect`` with a deadline: a child that hangs (a stuck mount, a hook without a timeout) is
+    reported and, by the caller's undo, killed, instead of being waited on forever."""
+    from simcon.errors import InitError
+
+    channel.sock.settimeout(timeout)
+    try:
+        return channel.expect(kind, waiting_for)
+    except TimeoutError:
+        raise InitError(waiting_for, f"the {channel.peer} did not answer within {timeout:g}s; killed it "
+                                     f"(annotation {START_TIMEOUT_ANNOTATION} sets the limit)") from None
 
 
 def _process_json(process) -> dict:  # noqa: ANN001
@@ -163,6 +198,7 @@ class _Launcher:
         self.cgroups = None
         self.intermediate_pid = 0
         self.init_pid = 0
+        self.timeout = DEFAULT_START_TIMEOUT
 
     def launch(self) -> None:
         from simcon.cgroups import open_manager
@@ -204,7 +240,7 @@ class _Launcher:
         try:
             cgroups.add_process(pid)
             parent_inter.send(sync.PROCEED)
-            message = parent_inter.expect(sync.INIT_PID, "start the container init")
+            message = _expect(parent_inter, sync.INIT_PID, "start the container init", self.timeout)
             self.init_pid = message["pid"]
             _reap(pid)
             self.intermediate_pid = 0
@@ -212,10 +248,10 @@ class _Launcher:
             self.state.init_start_time = procfs.start_time(self.init_pid)
             self.locked.write(self.state)
             if plan.create_runtime_hooks or plan.create_container_hooks or plan.start_container_hooks:
-                parent_init.expect(sync.RUN_CREATE_HOOKS, "set up the rootfs")
+                _expect(parent_init, sync.RUN_CREATE_HOOKS, "set up the rootfs", self.timeout)
                 self._run_create_runtime_hooks()
                 parent_init.send(sync.HOOKS_DONE, state=oci_state(self.state, st.CREATING))
-            parent_init.expect(sync.READY, "set up the container")
+            _expect(parent_init, sync.READY, "set up the container", self.timeout)
         finally:
             parent_inter.close()
             parent_init.close()
