@@ -241,3 +241,40 @@ def test_features_lists_the_options(rt) -> None:
     doc = json.loads(rt.ok("features", root=False).stdout)
     assert {"rro", "rnosuid", "rnoexec", "tmpcopyup", "idmap", "ridmap", "rbind", "rprivate"} <= set(
         doc["mountOptions"])
+
+
+# --- destinations ------------------------------------------------------------------------------------------------
+
+
+def test_destinations_created_by_the_source_type(rt) -> None:
+    files = rt.mkdir("sources")
+    (files / "conf").write_text("c\n")
+    (files / "dir").mkdir()
+    (files / "dir" / "inner").write_text("i\n")
+
+    def edit(bundle) -> None:  # noqa: ANN001
+        bundle.add_mount("/new/deep/conf", files / "conf", ["ro"])
+        bundle.add_mount("/other/deep/dir", files / "dir", ["ro"])
+
+    script = "stat -c '%n %F' /new/deep/conf /other/deep/dir; cat /new/deep/conf /other/deep/dir/inner"
+    bundle = rt.bundle(["sh", "-c", script], write=False)
+    edit(bundle)
+    bundle.write()
+    proc = rt.run("run", "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode == 0, rt.describe(proc)
+    assert proc.stdout.splitlines() == ["/new/deep/conf regular file", "/other/deep/dir directory", "c", "i"]
+    assert (bundle.rootfs / "new" / "deep" / "conf").is_file()
+    assert (bundle.rootfs / "other" / "deep" / "dir").is_dir()
+
+
+def test_symlinked_destination_resolved_inside_the_rootfs(rt) -> None:
+    """/var/run -> /run (as in most images): the mount lands on the rootfs's /run."""
+    def edit(bundle) -> None:  # noqa: ANN001
+        (bundle.rootfs / "run").mkdir(exist_ok=True)
+        (bundle.rootfs / "var").mkdir(exist_ok=True)
+        (bundle.rootfs / "var" / "run").symlink_to("/run")
+        bundle.add_mount("/var/run", "tmpfs", ["size=1m"], type_="tmpfs")
+
+    mounts = mountinfo_inside(rt, edit)
+    assert mounts["/run"]["fstype"] == "tmpfs"
+    assert "/var/run" not in mounts

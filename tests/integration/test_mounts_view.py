@@ -110,7 +110,8 @@ def test_readonly_root_keeps_the_mounts_own_flags(rt) -> None:
         bundle.config["root"]["readonly"] = True
         bundle.add_mount("/scratch", "tmpfs", ["nosuid", "noexec", "mode=1777"], type_="tmpfs")
 
-    script = "cat /proc/self/mountinfo; echo ---; touch /scratch/x && echo scratch-rw; touch /x 2>/dev/null || echo root-ro"
+    script = ("cat /proc/self/mountinfo; echo ---; touch /scratch/x && echo scratch-rw;"
+              "touch /x 2>/dev/null || echo root-ro")
     proc = rt.run_container(["sh", "-c", script], edit=edit)
     assert proc.returncode == 0, rt.describe(proc)
     info, _, rest = proc.stdout.partition("---\n")
