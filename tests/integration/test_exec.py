@@ -263,3 +263,21 @@ def _rmdir(path) -> bool:  # noqa: ANN001
     except OSError:
         return False
     return True
+
+
+@pytest.mark.simcon_only("SimCon's messages")
+@pytest.mark.parametrize(("flags", "expected"), [
+    (("--process", "/no/such/process.json"), "/no/such/process.json: no such file (given by --process)"),
+    (("--user", "root"), "--user 'root': expected UID[:GID] as numbers"),
+    (("--cap", "CAP_BOGUS"), "--cap 'CAP_BOGUS': unknown capability"),
+    (("--cgroup", "no-such-sub"), "--cgroup 'no-such-sub': no such sub-cgroup"),
+    (("--preserve-fds", "-1"), "--preserve-fds must not be negative"),
+])
+def test_exec_bad_flags_are_one_clear_line(rt, flags: tuple[str, ...], expected: str) -> None:
+    bundle = _start(rt)
+    args = [*flags, bundle.cid] + ([] if flags[0] == "--process" else ["true"])
+    proc = rt.run("exec", *args)
+    assert proc.returncode != 0
+    assert expected in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert rt.status(bundle.cid) == "running"

@@ -93,6 +93,8 @@ def _process_for(state: ContainerState, options: ExecOptions):  # noqa: ANN202
     if options.process_file:
         # As runc: a process.json is the whole process; the process flags do not amend it.
         file = os.path.abspath(options.process_file)
+        if not os.path.lexists(file):
+            raise ConfigError(file, "", "no such file (given by --process)")
         return decode_process(read_json_file(file), file), file
     if not options.args:
         raise UsageError("exec: give a COMMAND, or a process.json with --process")
@@ -215,12 +217,21 @@ def _container_seccomp(state: ContainerState):  # noqa: ANN202
     return security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
 
 
+_LSM_FLAGS = {"process.apparmorProfile": "--apparmor", "process.selinuxLabel": "--process-label"}
+
+
 def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
     try:
         from simcon.runtime import security
     except ImportError:  # capabilities and rlimits arrive with the security work; until then the process keeps ours
         return
-    security.check_lsm_labels(process, None, source)
+    try:
+        security.check_lsm_labels(process, None, source)
+    except ConfigError as exc:
+        flag = _LSM_FLAGS.get(exc.json_path)
+        if source != "exec" or flag is None:
+            raise
+        raise UsageError(f"{flag}: {exc.problem}") from None
     plan.capabilities = security.capabilities_plan(process.capabilities, source, "" if source != "exec" else "process.")
     plan.rlimits = security.rlimits_plan(process.rlimits, source, "" if source != "exec" else "process.")
 
