@@ -281,3 +281,27 @@ def test_exec_bad_flags_are_one_clear_line(rt, flags: tuple[str, ...], expected:
     assert expected in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert rt.status(bundle.cid) == "running"
+
+
+def test_exec_tty_in_the_foreground_relays_the_terminal(rt) -> None:
+    """Without --console-socket SimCon holds the master itself and copies the output through."""
+    bundle = _start(rt)
+    proc = rt.run("exec", "--tty", bundle.cid, "sh", "-c", "tty; echo sum=$((1+2)); exit 5")
+    assert proc.returncode == 5, rt.describe(proc)
+    lines = proc.stdout.replace("\r\n", "\n").splitlines()
+    assert lines[0].startswith("/dev/pts/"), proc.stdout
+    assert "sum=3" in lines
+
+
+@pytest.mark.simcon_only("needs SimCon's `ps --format json`")
+def test_ps_lists_exec_processes(rt) -> None:
+    bundle = _start(rt)
+    pid_file = rt.tmp / "ps.pid"
+    rt.ok("exec", "-d", "--pid-file", pid_file, bundle.cid, "sleep", "3600")
+    probe = rt.run("ps", "--format", "json", bundle.cid)
+    if probe.returncode != 0 and "unknown command" in probe.stderr:
+        pytest.skip("this SimCon has no `ps` verb yet (issue: cgroups)")
+    assert probe.returncode == 0, rt.describe(probe)
+    pids = json.loads(probe.stdout)
+    assert int(pid_file.read_text()) in pids
+    assert rt.state(bundle.cid)["pid"] in pids
