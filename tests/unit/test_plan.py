@@ -151,24 +151,26 @@ def test_no_linux_section(tmp_path) -> None:
     assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS
 
 
-def test_new_user_namespace_is_refused(tmp_path) -> None:
+def test_new_user_namespace_is_created_apart_with_its_maps(tmp_path) -> None:
     config = base_config()
     config["linux"]["namespaces"].append({"type": "user"})
     config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    with pytest.raises(ConfigError) as info:
-        plan_for(tmp_path, config)
-    assert info.value.json_path == "linux.namespaces"
-    assert info.value.file == str(tmp_path / "bundle" / "config.json")
-    assert "user namespaces are not supported" in str(info.value)
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 1000}]
+    plan = plan_for(tmp_path, config)
+    assert plan.new_user_namespace is True
+    assert not plan.unshare_flags & 0x10000000  # CLONE_NEWUSER: unshared alone, before the others
+    assert plan.unshare_flags & CLONE_NEWPID
+    assert plan.uid_mappings == [(0, 100000, 65536)]
+    assert plan.gid_mappings == [(0, 200000, 1000)]
 
 
-def test_joining_a_user_namespace_is_refused(tmp_path) -> None:
+def test_a_user_namespace_given_by_path_is_joined_first(tmp_path) -> None:
     config = base_config()
-    config["linux"]["namespaces"].append({"type": "user", "path": "/proc/1/ns/user"})
-    with pytest.raises(ConfigError) as info:
-        plan_for(tmp_path, config)
-    assert info.value.json_path == "linux.namespaces"
+    config["linux"]["namespaces"] = [{"type": "uts"}, {"type": "network", "path": "/proc/1/ns/net"},
+                                     {"type": "user", "path": "/proc/1/ns/user"}]
+    plan = plan_for(tmp_path, config)
+    assert [kind for _, _, kind in plan.join_namespaces] == ["user", "network"]
+    assert plan.new_user_namespace is False
 
 
 # --- mounts ----------------------------------------------------------------------------------------------------

@@ -180,3 +180,50 @@ def test_lsm_label_errors(monkeypatch) -> None:
     with pytest.raises(ConfigError, match="linux.mountLabel: SELinux is not enabled"):
         security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)
     security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG)  # nothing asked: nothing to say
+
+
+# --- user namespace maps ---
+
+
+def id_maps(uid=None, gid=None, user=None):  # noqa: ANN001, ANN201
+    from simcon.spec.model import IdMapping, Linux, Process, User
+
+    full = [IdMapping(container_id=0, host_id=100000, size=65536)]
+    linux = Linux(uid_mappings=full if uid is None else uid, gid_mappings=full if gid is None else gid)
+    process = Process(args=["sh"], cwd="/", user=user or User())
+    return security.id_mappings_plan(linux, process, CFG)
+
+
+def test_id_maps_become_tuples() -> None:
+    from simcon.spec.model import IdMapping
+
+    uid, gid = id_maps(gid=[IdMapping(container_id=0, host_id=5000, size=1),
+                            IdMapping(container_id=1, host_id=200000, size=100)])
+    assert uid == [(0, 100000, 65536)]
+    assert gid == [(0, 5000, 1), (1, 200000, 100)]
+
+
+def test_unmappable_ids_name_the_json_path() -> None:
+    from simcon.spec.model import IdMapping, User
+
+    small = [IdMapping(container_id=0, host_id=100000, size=10)]
+    with pytest.raises(ConfigError, match=r"process.user.uid: 1000 is not mapped by linux.uidMappings"):
+        id_maps(uid=small, user=User(uid=1000))
+    with pytest.raises(ConfigError, match=r"process.user.gid: 50 is not mapped"):
+        id_maps(gid=small, user=User(gid=50))
+    with pytest.raises(ConfigError, match=r"process.user.additionalGids\[1\]: 99 is not mapped"):
+        id_maps(gid=small, user=User(additional_gids=[1, 99]))
+
+
+@pytest.mark.parametrize(("maps", "needle"), [
+    ([(1, 100000, 10)], "linux.uidMappings: must map container id 0"),
+    ([(0, 100000, 10), (5, 300000, 10)], "linux.uidMappings[1]: containerID range overlaps linux.uidMappings[0]"),
+    ([(0, 100000, 10), (10, 100005, 10)], "linux.uidMappings[1]: hostID range overlaps linux.uidMappings[0]"),
+    ([(0, 100000, 0)], "linux.uidMappings[0].size: must be greater than zero"),
+])
+def test_bad_maps(maps, needle: str) -> None:
+    from simcon.spec.model import IdMapping
+
+    with pytest.raises(ConfigError) as info:
+        id_maps(uid=[IdMapping(container_id=c, host_id=h, size=s) for c, h, s in maps])
+    assert needle in str(info.value)

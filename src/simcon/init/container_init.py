@@ -43,6 +43,17 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
                 ns.setns(fd, flag, path)
             finally:
                 os.close(fd)
+        if plan.new_user_namespace:
+            step = "create the user namespace"
+            ns.unshare(ns.CLONE_NEWUSER)
+            channel.send(sync.IDMAP_REQUEST)
+            channel.expect(sync.IDMAP_DONE, "wait for the uid and gid maps")
+            step = "become root in the user namespace"
+            # Whatever the init creates must belong to an id inside the maps, and the new namespaces to this one.
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+            # The uid change made us non-dumpable, which would leave /proc/self owned by an id outside the maps.
+            proc.set_dumpable(True)
         step = "create namespaces"
         if plan.unshare_flags:
             ns.unshare(plan.unshare_flags)

@@ -240,6 +240,8 @@ class _Launcher:
         try:
             cgroups.add_process(pid)
             parent_inter.send(sync.PROCEED)
+            if plan.new_user_namespace:
+                _write_id_maps(parent_inter, pid, plan, os.path.join(self.state.bundle, "config.json"))
             message = _expect(parent_inter, sync.INIT_PID, "start the container init", self.timeout)
             self.init_pid = message["pid"]
             _reap(pid)
@@ -295,3 +297,23 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: ANN001
+    """The parent's part of a new user namespace: the intermediate has unshared it and waits for its maps."""
+    from simcon.errors import ConfigError
+    from simcon.init import sync
+
+    channel.expect(sync.IDMAP_REQUEST, "create the user namespace")
+    for name, field, maps in (("uid_map", "uidMappings", plan.uid_mappings),
+                              ("gid_map", "gidMappings", plan.gid_mappings)):
+        text = "".join(f"{inside} {outside} {size}\n" for inside, outside, size in maps)
+        try:
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())  # the kernel takes a map in one write only
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise ConfigError(config_file, f"linux.{field}", f"the kernel refused the map ({exc.strerror})") from None
+    channel.send(sync.IDMAP_DONE)

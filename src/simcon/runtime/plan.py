@@ -138,6 +138,10 @@ class LaunchPlan:
         self.sysctl: list[tuple[str, str]] = []  # (/proc/sys/... path, value)
         self.personality: int | None = None
         self.seccomp = None  # a security.SeccompPlan: the compiled BPF program and its seccomp(2) flags
+        # A new user namespace is created alone, first, so the parent can write its maps before the others exist.
+        self.new_user_namespace = False
+        self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
+        self.gid_mappings: list[tuple[int, int, int]] = []
 
     def has_namespace(self, kind: str) -> bool:
         return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
@@ -179,9 +183,14 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
             mode = dev.file_mode if dev.file_mode is not None else 0o666
             plan.devices.append(DevicePlan(dev.path, dev.type, dev.major or 0, dev.minor or 0, mode,
                                            dev.uid or 0, dev.gid or 0))
-        if "user" in plan.own_namespaces or any(t == "user" for _, _, t in plan.join_namespaces):
-            raise ConfigError(config_file, "linux.namespaces",
-                              "user namespaces are not supported by this version of SimCon yet")
+        # A user namespace given by path is joined first: it grants the rights to join the others.
+        plan.join_namespaces.sort(key=lambda joined: joined[2] != "user")
+        if "user" in plan.own_namespaces:
+            from simcon.runtime import security
+
+            plan.unshare_flags &= ~NAMESPACES["user"][0]
+            plan.new_user_namespace = True
+            plan.uid_mappings, plan.gid_mappings = security.id_mappings_plan(linux, spec.process, config_file)
 
     for i, mnt in enumerate(spec.mounts or []):
         try:

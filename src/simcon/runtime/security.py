@@ -382,3 +382,52 @@ def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, i
                               f'unknown operator "{arg.op}" (expected one of {", ".join(OPERATORS)})')
         result.append((arg.index, getattr(sc, arg.op), arg.value, arg.value_two))
     return result
+
+
+# --- user namespaces -------------------------------------------------------------------------------------------
+
+_MAX_MAP_LINES = 340  # the kernel's limit per uid_map/gid_map (Linux 4.15+)
+
+
+def _mapped(value: int, maps: list[tuple[int, int, int]]) -> bool:
+    return any(inside <= value < inside + size for inside, _, size in maps)
+
+
+def id_mappings_plan(linux, process, config_file: str) -> tuple[list, list]:  # noqa: ANN001
+    """(uid maps, gid maps) as (container id, host id, size) for a new user namespace, checked so the kernel and
+    the init will not refuse them: ranges that do not overlap, container id 0 mapped (the init sets the container
+    up as root inside), and every id the process runs as mapped."""
+    if os.geteuid() != 0:
+        raise UnsupportedError(f"{config_file}: linux.namespaces: a user namespace as a non-root user needs "
+                               "newuidmap/newgidmap (rootless), which SimCon does not support yet")
+    result = []
+    for field, mappings in (("uidMappings", linux.uid_mappings), ("gidMappings", linux.gid_mappings)):
+        where = f"linux.{field}"
+        maps = [(m.container_id, m.host_id, m.size) for m in mappings]
+        if not maps:
+            raise ConfigError(config_file, where, "a new user namespace needs at least one mapping")
+        if len(maps) > _MAX_MAP_LINES:
+            raise ConfigError(config_file, where, f"at most {_MAX_MAP_LINES} mappings, got {len(maps)}")
+        for i, (inside, outside, size) in enumerate(maps):
+            if size == 0:
+                raise ConfigError(config_file, f"{where}[{i}].size", "must be greater than zero")
+            for j, (other_in, other_out, other_size) in enumerate(maps[:i]):
+                if inside < other_in + other_size and other_in < inside + size:
+                    raise ConfigError(config_file, f"{where}[{i}]", f"containerID range overlaps {where}[{j}]")
+                if outside < other_out + other_size and other_out < outside + size:
+                    raise ConfigError(config_file, f"{where}[{i}]", f"hostID range overlaps {where}[{j}]")
+        if not _mapped(0, maps):
+            raise ConfigError(config_file, where, "must map container id 0 (SimCon sets the container up as root "
+                                                  "inside the user namespace)")
+        result.append(maps)
+    uid_maps, gid_maps = result
+    user = process.user
+    if not _mapped(user.uid, uid_maps):
+        raise ConfigError(config_file, "process.user.uid", f"{user.uid} is not mapped by linux.uidMappings")
+    if not _mapped(user.gid, gid_maps):
+        raise ConfigError(config_file, "process.user.gid", f"{user.gid} is not mapped by linux.gidMappings")
+    for i, gid in enumerate(user.additional_gids):
+        if not _mapped(gid, gid_maps):
+            raise ConfigError(config_file, f"process.user.additionalGids[{i}]",
+                              f"{gid} is not mapped by linux.gidMappings")
+    return uid_maps, gid_maps
