@@ -9,11 +9,12 @@ the messages only sequence the steps and carry pids and errors.
       |---- fork ------------------->|
       | cgroups.add_process(pid)     |
       |---- PROCEED ---------------->|
-      |                              | unshare(user)                       (only with a user namespace)
+      |                              | setns(paths), a user namespace first
+      |                              | unshare(user)                       (only with a new user namespace)
       |<--- IDMAP_REQUEST -----------|
       | write uid_map / gid_map      |
       |---- IDMAP_DONE ------------->|
-      |                              | setns(paths), unshare(rest)
+      |                              | setresuid(0) inside, unshare(rest)
       |                              |---- fork ------------------------->|
       |<--- INIT_PID {pid} ----------|                                    |
       | waitpid(intermediate)        x                                    | mounts, devices
