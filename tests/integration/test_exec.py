@@ -153,7 +153,7 @@ def test_exec_in_paused_container_needs_ignore_paused(rt) -> None:
 
 def test_exec_process_json(rt) -> None:
     bundle = _start(rt)
-    process = {"args": ["sh", "-c", 'echo "$ONLY"; pwd; id -u'], "env": ["ONLY=from-json"], "cwd": "/var",
+    process = {"args": ["sh", "-c", 'echo "$ONLY"; pwd; id -u'], "env": ["PATH=/bin:/usr/bin", "ONLY=from-json"], "cwd": "/var",
                "user": {"uid": 7, "gid": 7}}
     path = rt.tmp / "process.json"
     path.write_text(json.dumps(process))
@@ -212,7 +212,7 @@ def test_exec_tty_sends_a_working_pty_master(rt) -> None:
             payload, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
         assert len(fds) == 1
         master = fds[0]
-        assert payload.startswith(b"/dev/pts/")
+        assert payload  # the pty's name: SimCon sends the slave's path, runc "/dev/ptmx"
         os.write(master, b"tty; echo MARK-$((6*7))\n")
         seen = b""
         deadline = time.monotonic() + 60
@@ -283,6 +283,7 @@ def test_exec_bad_flags_are_one_clear_line(rt, flags: tuple[str, ...], expected:
     assert rt.status(bundle.cid) == "running"
 
 
+@pytest.mark.simcon_only("runc wants a terminal on its own stdin to relay one")
 def test_exec_tty_in_the_foreground_relays_the_terminal(rt) -> None:
     """Without --console-socket SimCon holds the master itself and copies the output through."""
     bundle = _start(rt)
