@@ -102,3 +102,29 @@ def test_start_timeout_annotation_must_be_a_number(rt) -> None:
     assert proc.returncode != 0
     assert f'annotations["{START_TIMEOUT}"]' in proc.stderr, proc.stderr
     assert rt.root_entries() == []
+
+
+def test_a_prestart_hook_without_timeout_gets_the_start_timeout(rt) -> None:
+    bundle = rt.bundle(["true"], write=False)
+    bundle.config.setdefault("annotations", {})[START_TIMEOUT] = "1"
+    bundle.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "3600"]}]}
+    bundle.write()
+    proc = rt.run("create", "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode != 0
+    assert "prestart hook #0 `/bin/sleep`: timed out after 1 s" in proc.stderr, proc.stderr
+    assert rt.root_entries() == []
+    assert rt.existing_cgroup_dirs(rt.cgroup_path(bundle.cid)) == []
+
+
+def test_a_start_container_hook_without_timeout_gets_the_start_timeout(rt) -> None:
+    """startContainer hooks run in the init after `start` returned; a hung one must not keep the container's
+    process from ever starting: it is killed, and the init reports on stderr and exits."""
+    bundle = rt.bundle(["echo", "never printed"], write=False)
+    bundle.config.setdefault("annotations", {})[START_TIMEOUT] = "1"
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "3600"]}]}
+    bundle.write()
+    proc = rt.run("run", "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode != 0
+    assert "startContainer hook #0 `/bin/sleep`" in proc.stderr and "timed out after 1 s" in proc.stderr, \
+        proc.stderr
+    assert "never printed" not in proc.stdout

@@ -75,6 +75,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
                       preserve_fds=options.preserve_fds)
     plan.new_session_keyring = not options.no_new_keyring
     start_timeout = _start_timeout(spec.annotations, config_file)
+    _bound(plan.start_container_hooks, start_timeout)
     plan.tiny_init = options.init or _wants_init(spec.annotations)
     console_receiver = _console_for(plan, options, container_id, config_file)
 
@@ -137,6 +138,15 @@ def _start_timeout(annotations: dict | None, config_file: str) -> float:
         raise ConfigError(config_file, f'annotations["{START_TIMEOUT_ANNOTATION}"]',
                           f"expected a positive number of seconds, got {text!r}") from None
     return value
+
+
+def _bound(hooks: list, timeout: float) -> list:
+    """Hooks without a timeout of their own get the start timeout: nothing on the way to a running container
+    may hang forever. (createContainer hooks need none: the wait for the init's READY is bounded already.)"""
+    for hook in hooks:
+        if hook.timeout is None:
+            hook.timeout = max(1, int(timeout + 0.999))
+    return hooks
 
 
 def _expect(channel, kind: str, waiting_for: str, timeout: float) -> dict:  # noqa: ANN001
@@ -264,8 +274,8 @@ class _Launcher:
         from simcon.init.hooks import run_hooks
 
         state_json = json.dumps(oci_state(self.state, st.CREATING)).encode()
-        run_hooks("prestart", _hooks(self.spec, "prestart"), state_json)
-        run_hooks("createRuntime", _hooks(self.spec, "create_runtime"), state_json)
+        run_hooks("prestart", _bound(_hooks(self.spec, "prestart"), self.timeout), state_json)
+        run_hooks("createRuntime", _bound(_hooks(self.spec, "create_runtime"), self.timeout), state_json)
 
     def undo(self, cause: BaseException) -> None:
         """Remove everything launch() made. A failure here is attached to the original error, not lost."""
