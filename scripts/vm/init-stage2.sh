@@ -34,6 +34,17 @@ done
 if $BB grep -qw securityfs /proc/filesystems; then
     $BB mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 fi
+# run-in-vm.sh --apparmor: Debian's apparmor package, unpacked on the host, merged into this root (/sbin and
+# /lib are symlinks into /usr here, the package still ships them as directories).
+for arg in $($BB cat /proc/cmdline); do
+    case $arg in simcon.apparmor=*) aa=${arg#simcon.apparmor=} ;; esac
+done
+if [ -n "${aa:-}" ]; then
+    for top in "$aa"/*; do
+        dest=$($BB readlink -f "/${top##*/}")
+        $BB mkdir -p "$dest" && $BB cp -a "$top/." "$dest/" || fail "copy the apparmor package's ${top##*/}"
+    done
+fi
 $BB ip link set lo up
 $BB hostname simcon-vm
 

@@ -10,7 +10,8 @@
 # directory, with only cgroup2 mounted (all controllers enabled for children) and the host's SIMCON_* and
 # PYTEST_ADDOPTS variables. The host's /tmp, /run and /mnt are not visible (fresh tmpfs there).
 #
-#   --apparmor        boot with AppArmor enabled (apparmor=1 security=apparmor); the default boots with it off
+#   --apparmor        boot with AppArmor enabled (apparmor=1 security=apparmor) and Debian's apparmor package
+#                     (apparmor_parser, /etc/apparmor.d) in the guest; the default boots with AppArmor off
 #   --verbose         print the guest's console (kernel and init messages) after the command's output
 #   --timeout S       stop the VM after S seconds (exit 124); default $SIMCON_VM_TIMEOUT or 1500
 #   --memory SIZE     guest memory (QEMU -m syntax); default $SIMCON_VM_MEMORY or 3G
@@ -96,7 +97,8 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 cmdline="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off simcon.stage2=$HERE/init-stage2.sh"
 if [[ $apparmor -eq 1 ]]; then
-    cmdline+=" apparmor=1 security=apparmor"
+    aa_root=$("$HERE/fetch-apparmor.sh")
+    cmdline+=" apparmor=1 security=apparmor simcon.apparmor=$aa_root"
 else
     cmdline+=" apparmor=0"
 fi

@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vm: needs a pure cgroup v2 kernel (runs in the test VM, `make test-vm`)")
+    config.addinivalue_line("markers", "apparmor: needs the VM booted with AppArmor (`run-in-vm.sh --apparmor`)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
