@@ -20,6 +20,9 @@ die() { echo "build-image: $*" >&2; exit 1; }
 
 mkdir -p "$CACHE"
 cd "$CACHE"
+# Two runs at once (make test-vm in two checkouts) must not unpack into the same dir together.
+exec 9>"$CACHE/.lock"
+flock 9
 
 # Which kernel: the package linux-image-amd64 currently points at; the cached one when apt cannot say
 # (no package lists) so that a machine that built the image once keeps working offline.

@@ -7,6 +7,10 @@ set -euo pipefail
 CACHE=${SIMCON_VM_CACHE:-/var/cache/simcon-vm}
 die() { echo "fetch-apparmor: $*" >&2; exit 1; }
 
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+
 version=$(apt-cache policy apparmor 2>/dev/null | awk '/Candidate:/ {print $2; exit}') || true
 if [[ -z $version || $version == "(none)" ]]; then
     apt-get update -qq >&2 || true
