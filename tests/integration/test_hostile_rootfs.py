@@ -200,3 +200,74 @@ def test_device_path_through_escaping_symlink(rt) -> None:
     watch.assert_untouched()
     assert not os.path.lexists(f"/tmp/{name}")
     assert proc.returncode == 0, rt.describe(proc)
+
+
+# --- a swap between resolving and mounting (the race of CVE-2021-30465), made deterministic -------------------
+
+
+def _in_private_mount_namespace(action) -> dict:  # noqa: ANN001
+    """Run ``action()`` in a forked child in a new, private mount namespace; its dict result comes back as JSON."""
+    import json
+
+    from simcon.linux import mount as m
+    from simcon.linux import namespaces as ns
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        result: dict
+        try:
+            ns.unshare(ns.CLONE_NEWNS)
+            m.mount(None, "/", None, m.MS_PRIVATE | m.MS_REC)
+            result = action()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        os.write(write_end, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def _mount_points_here() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split(" ")[4] for line in f]
+
+
+def test_symlink_swapped_in_after_resolution_changes_nothing(tmp_path, monkeypatch) -> None:
+    """The destination is replaced by a symlink to a host directory right after the runtime resolved it: the
+    mount must still land on what was resolved (or fail), never on the symlink's target."""
+    from simcon.init import rootfs as fs
+    from simcon.runtime.plan import MountPlan
+
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "data").mkdir(parents=True)
+    outside = tmp_path / "host-dir"
+    outside.mkdir()
+    real_mountpoint = fs.mountpoint_in_root
+
+    def resolve_then_swap(root_fd: int, destination: str, *, is_file: bool) -> int:
+        fd = real_mountpoint(root_fd, destination, is_file=is_file)
+        os.rename(rootfs / "data", rootfs / "data-resolved")
+        os.symlink(str(outside), rootfs / "data")
+        return fd
+
+    def action() -> dict:
+        monkeypatch.setattr(fs, "mountpoint_in_root", resolve_then_swap)
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY)
+        plan = MountPlan(0, "tmpfs", "/data", "tmpfs", 0, [], "size=1m")
+        error = None
+        try:
+            fs.mount_one(root_fd, plan, [], False)
+        except OSError as exc:
+            error = exc.strerror
+        return {"points": _mount_points_here(), "error": error}
+
+    result = _in_private_mount_namespace(action)
+    assert "points" in result, result
+    assert str(outside) not in result["points"], "the mount followed the swapped-in symlink out of the rootfs"
+    assert str(rootfs / "data-resolved") in result["points"]
+    assert str(outside) not in _mount_points_here()

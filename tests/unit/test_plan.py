@@ -286,7 +286,18 @@ def test_idmapped_mount_plan(tmp_path, option: str | None, recursive: bool) -> N
     options = ["rbind"] + ([option] if option else [])
     plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv",
                                            "options": options, **IDMAP}))
-    assert find_mount(plan, "/data").idmap == ("0 100000 65536\n", "0 200000 10\n10 5 1\n", recursive)
+    idmap = find_mount(plan, "/data").idmap
+    assert (idmap.uid_map, idmap.gid_map, idmap.recursive) == ("0 100000 65536\n", "0 200000 10\n10 5 1\n", recursive)
+    assert idmap.tree_fd == -1  # made by create, before fork
+
+
+def test_idmap_without_mappings_uses_the_containers_user_namespace(tmp_path) -> None:
+    config = with_mounts({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "idmap"]})
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    idmap = find_mount(plan_for(tmp_path, config), "/data").idmap
+    assert (idmap.uid_map, idmap.gid_map) == ("0 100000 65536\n", "0 200000 65536\n")
 
 
 @pytest.mark.parametrize("mount, json_path, words", [

@@ -254,3 +254,31 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_openat2_eagain_is_retried(root: str, root_fd: int, monkeypatch) -> None:
+    """openat2 returns EAGAIN when a rename raced with a `..` step; the answer is to resolve again."""
+    real = o2.openat2
+    calls = []
+
+    def flaky(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+        calls.append(path)
+        if len(calls) < 3:
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), path)
+        return real(dir_fd, path, flags, resolve, mode)
+
+    monkeypatch.setattr(o2, "available", lambda: True)
+    monkeypatch.setattr(o2, "openat2", flaky)
+    assert where(fs.open_in_root(root_fd, "/etc/passwd")) == os.path.join(root, "etc", "passwd")
+    assert calls == ["etc/passwd"] * 3
+
+
+def test_openat2_eagain_forever_is_an_error(root_fd: int, monkeypatch) -> None:
+    def always(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), path)
+
+    monkeypatch.setattr(o2, "available", lambda: True)
+    monkeypatch.setattr(o2, "openat2", always)
+    with pytest.raises(OSError) as info:
+        fs.open_in_root(root_fd, "/etc/passwd")
+    assert info.value.errno == errno.EAGAIN and info.value.filename == "/etc/passwd"

@@ -26,6 +26,7 @@ MAX_SYMLINKS = 40
 _KEPT_ON_REMOUNT = m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_NOATIME | m.MS_NODIRATIME | m.MS_RELATIME
 
 _IN_ROOT = o2.RESOLVE_IN_ROOT | o2.RESOLVE_NO_MAGICLINKS
+_EAGAIN_RETRIES = 64
 
 
 class RootfsError(Exception):
@@ -124,10 +125,16 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
     otherwise the component walk, then reopened with ``flags`` through the fd.
     """
     if o2.available():
-        try:
-            return o2.openat2(root_fd, "/".join(_split(path)) or ".", flags, _IN_ROOT)
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, "/" + "/".join(_split(path))) from None
+        relative = "/".join(_split(path)) or "."
+        for attempt in range(_EAGAIN_RETRIES):
+            try:
+                return o2.openat2(root_fd, relative, flags, _IN_ROOT)
+            except BlockingIOError:
+                # The kernel refuses to guess when a rename or mount raced with a `..` step: just ask again.
+                if attempt == _EAGAIN_RETRIES - 1:
+                    raise OSError(errno.EAGAIN, "the path kept changing while it was resolved", "/" + relative) from None
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, "/" + relative) from None
     fd = walk_in_root(root_fd, path)
     if flags == os.O_PATH:
         return fd
@@ -442,24 +449,40 @@ def _copy_file(src_fd: int, dst_fd: int, name: str, size: int) -> None:
 # --- idmapped mounts -------------------------------------------------------------------------------------------
 
 
-def _idmapped_bind(mp, target_fd: int) -> None:  # noqa: ANN001
-    """Clone the source's mount tree, give it the mount's id mapping, and attach it onto ``target_fd``."""
-    uid_map, gid_map, recursive = mp.idmap
-    userns = user_namespace_fd(uid_map, gid_map)
+def clone_idmapped(source: str, idmap, *, recursive_bind: bool) -> int:  # noqa: ANN001 - an IdmapPlan
+    """A detached copy of the mount tree at ``source`` carrying the id mapping: an fd to attach with move_mount.
+
+    ``recursive_bind`` clones the submounts too (rbind); ``idmap.recursive`` (ridmap) maps them as well.
+    """
+    if not os.path.exists(source):
+        raise OSError(errno.ENOENT, "bind source does not exist", source)
+    userns = user_namespace_fd(idmap.uid_map, idmap.gid_map)
     try:
-        clone_flags = m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | (m.AT_RECURSIVE if mp.flags & m.MS_REC else 0)
-        tree = m.open_tree(m.AT_FDCWD, mp.source, clone_flags)
+        clone_flags = m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | (m.AT_RECURSIVE if recursive_bind else 0)
+        tree = m.open_tree(m.AT_FDCWD, source, clone_flags)
         try:
-            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | (m.AT_RECURSIVE if recursive else 0), m.MOUNT_ATTR_IDMAP,
-                            userns_fd=userns, what=mp.source)
-            try:
-                m.move_mount(tree, "", target_fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH)
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, host_path(target_fd)) from None
-        finally:
+            m.mount_setattr(tree, "", m.AT_EMPTY_PATH | (m.AT_RECURSIVE if idmap.recursive else 0),
+                            m.MOUNT_ATTR_IDMAP, userns_fd=userns, what=source)
+        except BaseException:
             os.close(tree)
+            raise
+        return tree
     finally:
         os.close(userns)
+
+
+def _idmapped_bind(mp, target_fd: int) -> None:  # noqa: ANN001
+    """Attach the mount's idmapped tree (made by the parent, or here when it did not) onto ``target_fd``."""
+    tree = mp.idmap.tree_fd
+    if tree < 0:
+        tree = clone_idmapped(mp.source, mp.idmap, recursive_bind=bool(mp.flags & m.MS_REC))
+    try:
+        m.move_mount(tree, "", target_fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, host_path(target_fd)) from None
+    finally:
+        os.close(tree)
+        mp.idmap.tree_fd = -1
 
 
 def user_namespace_fd(uid_map: str, gid_map: str) -> int:

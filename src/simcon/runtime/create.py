@@ -231,6 +231,10 @@ class _Launcher:
         os.mkfifo(self.locked.fifo_path, 0o622)
         # Explicitly, past the umask: the init opens it after switching to the container's user.
         os.chmod(self.locked.fifo_path, 0o622)
+        from simcon.runtime.mountopts import open_idmapped_trees
+
+        # With the host's privileges, before fork: the init inherits them (see mountopts.open_idmapped_trees).
+        idmapped_trees = open_idmapped_trees(plan.mounts)
         plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         parent_inter, child_inter = sync.Channel.pair("intermediate process")
         parent_init, child_init = sync.Channel.pair("container init")
@@ -247,6 +251,8 @@ class _Launcher:
         child_inter.close()
         child_init.close()
         os.close(plan.state_dir_fd)
+        for fd in idmapped_trees:
+            os.close(fd)
         try:
             cgroups.add_process(pid)
             parent_inter.send(sync.PROCEED)

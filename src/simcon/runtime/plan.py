@@ -41,7 +41,7 @@ class MountPlan:
         self.attr_set = 0  # recursive mount attributes (mount_setattr), see mountopts.finish_mount_plan
         self.attr_clr = 0
         self.tmpcopyup = False
-        self.idmap: tuple[str, str, bool] | None = None  # (uid_map, gid_map, recursive)
+        self.idmap = None  # a mountopts.IdmapPlan for an idmapped bind mount
 
     @property
     def is_bind(self) -> bool:
@@ -204,7 +204,9 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         if opts.flags & m.MS_BIND and not os.path.isabs(source):
             source = os.path.join(bundle, source)
         mp = MountPlan(i, source, mnt.destination, fstype, opts.flags, opts.propagation, opts.data)
-        finish_mount_plan(mp, mnt, opts, config_file, host_netns=not plan.has_namespace("network"))
+        container_maps = (linux.uid_mappings, linux.gid_mappings) if linux and "user" in plan.own_namespaces else None
+        finish_mount_plan(mp, mnt, opts, config_file, host_netns=not plan.has_namespace("network"),
+                          container_maps=container_maps)
         plan.mounts.append(mp)
 
     dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
