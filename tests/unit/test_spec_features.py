@@ -16,13 +16,14 @@ def test_features_document_shape():
                             "poststop"]
     assert set(doc["linux"]["namespaces"]) == {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
     assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"] and len(doc["linux"]["capabilities"]) == 41
-    assert doc["annotations"] == {"io.github.simcon.version": simcon.__version__}
+    assert doc["annotations"] == {"io.github.simcon.version": simcon.__version__,
+                                  "io.github.simcon.cgroup.v2.devices": "not-enforced"}
     json.dumps(doc)  # plain JSON data
 
 
 def test_unsupported_things_are_false():
     linux = features_document()["linux"]
-    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
+    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True}
     for feature in ("apparmor", "selinux", "intelRdt"):
         assert linux[feature] == {"enabled": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}

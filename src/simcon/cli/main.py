@@ -19,6 +19,7 @@ from simcon.errors import SimconError
 VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill", "delete": "delete",
     "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
+    "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
 }
 
 EXIT_OK = 0

@@ -224,6 +224,9 @@ class _Launcher:
         cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id)
         cgroups.create()
         self.cgroups = cgroups
+        from simcon.runtime.cgroup_ops import apply_spec_resources
+
+        apply_spec_resources(cgroups, spec)
         self.state.cgroup = cgroups.to_state()
         plan.unified_cgroup_only = cgroups.mode == "unified"
         plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]

@@ -52,7 +52,7 @@ def _apply_v1(mem, d: str, field: str, limit: int, swap: int) -> None:  # noqa: 
     else:
         if limit > 0 and exists(d, memsw):
             current_memsw = int(read(d, memsw, f"{field}.limit"))
-            if limit > current_memsw:
+            if 0 <= current_memsw < limit:
                 raise ResourceError(f"{field}.limit", f"{limit} is above the current memory+swap limit "
                                     f"{current_memsw}: set the swap limit too (linux.resources.memory.swap, "
                                     "update --memory-swap)", path=f"{d}/{memsw}")

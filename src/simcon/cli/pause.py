@@ -1,0 +1,18 @@
+"""`simcon pause`: freeze every process of a running container."""
+
+from __future__ import annotations
+
+from simcon.cli.args import ArgumentParser, Namespace
+
+HELP = "suspend all processes of a container (cgroup freezer)"
+
+
+def configure(parser: ArgumentParser) -> None:
+    parser.add_argument("container_id", metavar="ID")
+
+
+def run(args: Namespace, store) -> int:  # noqa: ANN001
+    from simcon.runtime.cgroup_ops import pause_container
+
+    pause_container(store, args.container_id)
+    return 0

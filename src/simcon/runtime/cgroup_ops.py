@@ -1,0 +1,175 @@
+"""Operations on a container's cgroup: apply resources at create, update, pause/resume, ps, events.
+
+Each takes the container's lock where it changes something, checks the status against ``status.ALLOWED``, and
+leaves nothing frozen behind when it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+
+from simcon.errors import ContainerNotRunningError, SimconError, UsageError
+from simcon.runtime import status as st
+from simcon.runtime.state import StateStore, validate_id
+
+
+def apply_spec_resources(cgroups, spec) -> None:  # noqa: ANN001
+    """At create: write ``linux.resources`` and the device list (with ``linux.devices`` allowed)."""
+    from simcon.spec.model import Resources
+
+    linux = spec.linux
+    resources = linux.resources if linux is not None and linux.resources is not None else Resources()
+    # FIFOs ("p") are not devices to the device cgroup; "u" (unbuffered char) is "c" there.
+    nodes = [("c" if d.type == "u" else d.type, d.major, d.minor, "rwm")
+             for d in (linux.devices if linux else []) if d.type in ("c", "u", "b")]
+    cgroups.apply(resources, "linux.resources", device_rules=nodes)
+
+
+def _manager(state):  # noqa: ANN001, ANN202
+    from simcon.cgroups import CgroupManager
+
+    if state.cgroup is None:
+        raise SimconError("the container has no cgroup", container_id=state.id)
+    return CgroupManager.from_state(state.cgroup)
+
+
+# -- update -------------------------------------------------------------------------------------------------------
+
+
+def decode_resources(data: bytes, source: str):  # noqa: ANN201
+    """The JSON LinuxResources that `update --resources` reads (a file or stdin), with JSON-path errors."""
+    from simcon.spec.load import _decode
+    from simcon.spec.model import Resources
+
+    return _decode(data, Resources, source)
+
+
+def update_container(store: StateStore, container_id: str, resources) -> None:  # noqa: ANN001
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        status = st.derive_status(state, locked.path)
+        if status not in (st.CREATED, st.RUNNING, st.PAUSED):
+            raise ContainerNotRunningError(container_id)
+        _manager(state).apply(resources, "resources")
+
+
+# -- pause / resume -----------------------------------------------------------------------------------------------
+
+
+def pause_container(store: StateStore, container_id: str) -> None:
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        st.require("pause", st.derive_status(state, locked.path), container_id)
+        cgroups = _manager(state)
+        cgroups.freeze()  # thaws again itself when the kernel does not confirm the freeze
+        try:
+            state.status = st.PAUSED
+            locked.write(state)
+        except BaseException:
+            cgroups.thaw()
+            raise
+
+
+def resume_container(store: StateStore, container_id: str) -> None:
+    validate_id(container_id)
+    with store.open(container_id) as locked:
+        state = locked.read()
+        st.require("resume", st.derive_status(state, locked.path), container_id)
+        _manager(state).thaw()
+        state.status = st.RUNNING
+        locked.write(state)
+
+
+# -- ps -----------------------------------------------------------------------------------------------------------
+
+
+def container_pids(store: StateStore, container_id: str) -> list[int]:
+    from simcon.runtime.operations import container_status
+
+    state, status = container_status(store, container_id)
+    if status == st.STOPPED:
+        raise ContainerNotRunningError(container_id)
+    return _manager(state).pids()
+
+
+def ps_table(pids: list[int], ps_args: list[str]) -> str:
+    """Run the host's ``ps`` (``-ef`` unless told otherwise) and keep the header and the container's lines."""
+    import subprocess
+
+    argv = ["ps", *(ps_args or ["-ef"])]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise SimconError(f"run `{' '.join(argv)}`: {os.strerror(exc.errno or 0).lower()}") from exc
+    if proc.returncode != 0:
+        raise SimconError(f"`{' '.join(argv)}` failed: {proc.stderr.strip() or f'exit {proc.returncode}'}")
+    lines = proc.stdout.splitlines()
+    if not lines:
+        return ""
+    header = lines[0].split()
+    if "PID" not in header:
+        raise UsageError(f"`{' '.join(argv)}` prints no PID column")
+    column = header.index("PID")
+    wanted = set(pids)
+    out = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
+            out.append(line)
+    return "\n".join(out)
+
+
+# -- events -------------------------------------------------------------------------------------------------------
+
+
+def stats_event(container_id: str, cgroups) -> dict:  # noqa: ANN001
+    from simcon.cgroups.stats import collect
+
+    return {"type": "stats", "id": container_id, "data": collect(cgroups)}
+
+
+def watch_events(store: StateStore, container_id: str, *, interval: float, stats_only: bool, emit) -> None:  # noqa: ANN001
+    """Emit a stats event now (and, unless ``stats_only``, every ``interval`` seconds and an ``oom`` event for
+    every OOM kill) until the container stops."""
+    from simcon.cgroups.stats import OomWatcher
+    from simcon.runtime.operations import container_status
+
+    if interval <= 0:
+        raise UsageError(f"--interval must be positive (got {interval:g}s)")
+    state, status = container_status(store, container_id)
+    if status == st.STOPPED:
+        raise ContainerNotRunningError(container_id)
+    cgroups = _manager(state)
+    if stats_only:
+        emit(stats_event(container_id, cgroups))
+        return
+    watcher = OomWatcher(cgroups)
+    try:
+        due = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= due:
+                emit(stats_event(container_id, cgroups))
+                due = now + interval
+            fds = [watcher.fileno()] if watcher.fileno() is not None else []
+            # Wake at least twice a second to notice that the container stopped.
+            select.select(fds, [], [], max(0.0, min(due - time.monotonic(), 0.5)))
+            for _ in range(watcher.new_ooms()):
+                emit({"type": "oom", "id": container_id})
+            try:
+                _, status = container_status(store, container_id)
+            except SimconError:
+                return
+            if status == st.STOPPED:
+                return
+    finally:
+        watcher.close()
+
+
+def print_event(event: dict) -> None:
+    print(json.dumps(event, separators=(",", ":")), flush=True)
