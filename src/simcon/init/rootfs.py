@@ -312,10 +312,31 @@ def _mountpoint_of(path: str) -> str:
 
 def mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
     """Carry out one planned mount onto its destination inside the rootfs ``root_fd``."""
+    try:
+        _mount_one(root_fd, mp, cgroup_binds, unified_only)
+    except OSError as exc:
+        if exc.filename == "/" + "/".join(_split(mp.destination)):
+            # The step already names the destination: say it once.
+            raise OSError(exc.errno, exc.strerror) from None
+        raise
+
+
+def _destination(root_fd: int, mp, *, is_file: bool) -> int:  # noqa: ANN001
+    """The O_PATH fd to mount onto; never the rootfs's own root, which a symlink to `/` or `..` would make it."""
+    fd = mountpoint_in_root(root_fd, mp.destination, is_file=is_file)
+    st, root = os.fstat(fd), os.fstat(root_fd)
+    if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "the destination resolves to the root of the rootfs (a symlink to `/` or `..`?);"
+                                    " refusing to mount over it")
+    return fd
+
+
+def _mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
     if mp.is_bind:
         if not os.path.exists(mp.source):
             raise OSError(errno.ENOENT, "bind source does not exist", mp.source)
-        fd = mountpoint_in_root(root_fd, mp.destination, is_file=not os.path.isdir(mp.source))
+        fd = _destination(root_fd, mp, is_file=not os.path.isdir(mp.source))
         try:
             if mp.idmap is not None:
                 _idmapped_bind(mp, fd)
@@ -329,7 +350,7 @@ def mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_onl
         if extra:
             _mount(None, fd, None, m.MS_BIND | m.MS_REMOUNT | extra | kept_flags(fd))
     else:
-        fd = mountpoint_in_root(root_fd, mp.destination, is_file=False)
+        fd = _destination(root_fd, mp, is_file=False)
         below = None
         try:
             if mp.tmpcopyup:
