@@ -182,7 +182,7 @@ def _plan(process, source: str, state: ContainerState, options: ExecOptions):  #
     from simcon.init.exec_init import ExecPlan
 
     if not process.args:
-        raise ConfigError(source, "args", "no command to run") if source != "exec" else UsageError("no command")
+        raise ConfigError(source, "args", "no command to run")
     plan = ExecPlan()
     plan.container_id = state.id
     plan.init_pid = state.pid
@@ -221,10 +221,8 @@ _LSM_FLAGS = {"process.apparmorProfile": "--apparmor", "process.selinuxLabel": "
 
 
 def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
-    try:
-        from simcon.runtime import security
-    except ImportError:  # capabilities and rlimits arrive with the security work; until then the process keeps ours
-        return
+    from simcon.runtime import security
+
     try:
         security.check_lsm_labels(process, None, source)
     except ConfigError as exc:
