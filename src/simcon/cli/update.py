@@ -97,9 +97,12 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
         if args.resources == "-":
             data, source = sys.stdin.buffer.read(), "<stdin>"
         else:
-            from simcon.spec.load import read_json_file
-
-            data, source = read_json_file(args.resources), args.resources
+            source = args.resources
+            try:
+                with open(source, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise UsageError(f"--resources {source}: {(exc.strerror or str(exc)).lower()}") from None
     else:
         if not flags:
             raise UsageError("nothing to update: give --resources FILE|- or a resource flag")
