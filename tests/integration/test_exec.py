@@ -272,6 +272,7 @@ def _rmdir(path) -> bool:  # noqa: ANN001
     (("--cap", "CAP_BOGUS"), "--cap 'CAP_BOGUS': unknown capability"),
     (("--cgroup", "no-such-sub"), "--cgroup 'no-such-sub': no such sub-cgroup"),
     (("--preserve-fds", "-1"), "--preserve-fds must not be negative"),
+    (("--cwd", "relative"), "--cwd 'relative': must be an absolute path"),
 ])
 def test_exec_bad_flags_are_one_clear_line(rt, flags: tuple[str, ...], expected: str) -> None:
     bundle = _start(rt)

@@ -97,7 +97,7 @@ def _process_for(state: ContainerState, options: ExecOptions):  # noqa: ANN202
             raise ConfigError(file, "", "no such file (given by --process)")
         return decode_process(read_json_file(file), file), file
     if not options.args:
-        raise UsageError("exec: give a COMMAND, or a process.json with --process")
+        raise UsageError("give a COMMAND, or a process.json with --process")
     base = _container_process(state)
     process = _amend(base, options)
     return process, "exec"
@@ -122,6 +122,8 @@ def _amend(base, options: ExecOptions):  # noqa: ANN001, ANN202
 
     from simcon.spec.model import Capabilities
 
+    if options.cwd is not None and not os.path.isabs(options.cwd):
+        raise UsageError(f"--cwd {options.cwd!r}: must be an absolute path")
     user = base.user
     uid, gid = user.uid, user.gid
     if options.user:
