@@ -90,6 +90,7 @@ def test_proc_symlinked_to_slash(rt, target: str) -> None:
     assert (bundle.rootfs / "bin" / "busybox").exists()
 
 
+@pytest.mark.simcon_only("runc refuses a symlinked /dev outright; SimCon mounts it inside the rootfs")
 def test_dev_symlinked_to_an_absolute_host_path(rt) -> None:
     marker = f"/tmp/simcon-hostile-{secrets.token_hex(4)}"
     bundle = rt.bundle(["sh", "-c", "ls /dev/ | grep -x null; stat -c %F /dev/null; "
@@ -105,6 +106,7 @@ def test_dev_symlinked_to_an_absolute_host_path(rt) -> None:
     assert (bundle.rootfs / marker.lstrip("/")).is_dir()
 
 
+@pytest.mark.simcon_only("runc refuses sysfs on anything but an ordinary directory; SimCon follows the link inside the rootfs")
 def test_sys_symlinked_up_and_out(rt) -> None:
     bundle = rt.bundle(["sh", "-c", "test -d /sys/kernel && echo sysfs-inside"], write=False)
     _replace_with_symlink(bundle.rootfs / "sys", "../../../../../../../../sysfs-here")
@@ -116,6 +118,7 @@ def test_sys_symlinked_up_and_out(rt) -> None:
     assert (bundle.rootfs / "sysfs-here").is_dir()
 
 
+@pytest.mark.simcon_only("checks SimCon's message")
 def test_sys_symlinked_to_itself_is_a_clear_error(rt) -> None:
     """`..` chains collapse at the rootfs's top, so this link names itself: a loop, reported as such."""
     bundle = rt.bundle(["true"], write=False)

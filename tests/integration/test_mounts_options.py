@@ -72,6 +72,7 @@ def test_recursive_option_reaches_every_submount(rt, tree_with_submount: Path, o
     assert shown in mounts["/data/sub"]["options"]
 
 
+@pytest.mark.simcon_only("runc 1.1 keeps noatime after ratime; in SimCon the last option wins")
 def test_recursive_atime_modes(rt, tree_with_submount: Path) -> None:
     mounts = mountinfo_inside(rt, lambda b: b.add_mount("/data", tree_with_submount, ["rstrictatime"]))
     for point in ("/data", "/data/sub"):
@@ -128,6 +129,7 @@ def test_private_mount_has_no_peers(rt) -> None:
 
 @pytest.mark.parametrize("propagation, field", [("rshared", "shared:"), ("shared", "shared:"), ("private", None),
                                                 ("rprivate", None)])
+@pytest.mark.simcon_only("runc 1.1 leaves the new root private whatever rootfsPropagation says")
 def test_rootfs_propagation(rt, propagation: str, field: str | None) -> None:
     def edit(bundle) -> None:  # noqa: ANN001
         bundle.config["linux"]["rootfsPropagation"] = propagation
@@ -151,6 +153,7 @@ def test_sysfs_read_write_in_its_own_network_namespace(rt) -> None:
     assert "rw" in mounts["/sys"]["options"]
 
 
+@pytest.mark.simcon_only("runc 1.1 does this only for rootless containers")
 def test_sysfs_read_only_in_the_host_network_namespace(rt) -> None:
     def edit(bundle) -> None:  # noqa: ANN001
         _sysfs_without_ro(bundle)
@@ -195,6 +198,7 @@ CGROUP_SCRIPT = ("ls /sys/fs/cgroup | grep -c . ; touch /sys/fs/cgroup/x 2>/dev/
                  "&& rmdir $d/simcon-child || echo hier-ro")
 
 
+@pytest.mark.simcon_only("runc 1.1 follows the options only; SimCon makes cgroup mounts read-only unless rw")
 def test_cgroup_mount_is_read_only_by_default(rt) -> None:
     proc = rt.run_container(["sh", "-c", CGROUP_SCRIPT], edit=_cgroup_mount(["nosuid", "noexec", "nodev"]))
     assert proc.returncode == 0, rt.describe(proc)
