@@ -67,15 +67,17 @@ def test_devices_with_type_numbers_mode_and_owner(rt) -> None:
             {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 1000, "gid": 44},
             {"path": "/dev/sub/dir/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o600},
             {"path": "/dev/myblock", "type": "b", "major": 7, "minor": 200, "fileMode": 0o660, "gid": 6},
+            {"path": "/dev/myfifo", "type": "p", "fileMode": 0o622},
         ]
 
-    script = "stat -c '%n %F %t:%T %a %u:%g' /dev/mynull /dev/sub/dir/zero /dev/myblock"
+    script = "stat -c '%n %F %t:%T %a %u:%g' /dev/mynull /dev/sub/dir/zero /dev/myblock /dev/myfifo"
     proc = rt.run_container(["sh", "-c", script], edit=edit)
     assert proc.returncode == 0, rt.describe(proc)
     assert proc.stdout.splitlines() == [
         "/dev/mynull character special file 1:3 640 1000:44",
         "/dev/sub/dir/zero character special file 1:5 600 0:0",
         "/dev/myblock block special file 7:c8 660 0:6",
+        "/dev/myfifo fifo 0:0 622 0:0",
     ]
 
 
