@@ -34,6 +34,19 @@ done
 if $BB grep -qw securityfs /proc/filesystems; then
     $BB mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 fi
+# run-in-vm.sh from a directory below /tmp, /run or /mnt (hidden by the mounts above): that directory comes as
+# its own 9p share (tag cwd), mounted back at its path under a tmpfs overlay, writable as the rest of the root.
+for arg in $($BB cat /proc/cmdline); do
+    case $arg in simcon.cwd=*) cwd=${arg#simcon.cwd=} ;; esac
+done
+if [ -n "${cwd:-}" ]; then
+    $BB mkdir -p /run/simcon-vm-cwd/lower /run/simcon-vm-cwd/upper /run/simcon-vm-cwd/work "$cwd"
+    $BB mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose cwd /run/simcon-vm-cwd/lower \
+        || fail "mount the current directory (9p tag cwd)"
+    $BB mount -t overlay -o lowerdir=/run/simcon-vm-cwd/lower,upperdir=/run/simcon-vm-cwd/upper,workdir=/run/simcon-vm-cwd/work \
+        overlay "$cwd" || fail "mount the overlay on $cwd"
+fi
+
 # run-in-vm.sh --apparmor: Debian's apparmor package, unpacked on the host, merged into this root (/sbin and
 # /lib are symlinks into /usr here, the package still ships them as directories).
 for arg in $($BB cat /proc/cmdline); do

@@ -8,7 +8,8 @@
 # stock guest). Its root is the host's `/` (9p, read-only) under a tmpfs overlay, so it has the host's Python,
 # the venv and this checkout at the same paths; writes in the guest vanish with it. CMD runs at the current
 # directory, with only cgroup2 mounted (all controllers enabled for children) and the host's SIMCON_* and
-# PYTEST_ADDOPTS variables. The host's /tmp, /run and /mnt are not visible (fresh tmpfs there).
+# PYTEST_ADDOPTS variables. The host's /tmp, /run and /mnt are not visible (fresh tmpfs there), except the
+# current directory when it is below them (shared on its own).
 #
 #   --apparmor        boot with AppArmor enabled (apparmor=1 security=apparmor) and Debian's apparmor package
 #                     (apparmor_parser, /etc/apparmor.d) in the guest; the default boots with AppArmor off
@@ -53,10 +54,16 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "$PROG: must run as root (QEMU shares the host's whole / with the guest)" >&2
     exit 125
 fi
+# The guest has fresh /tmp, /run and /mnt: a checkout there (a CI clone in /tmp) is shared on its own and
+# mounted at the same path, under its own tmpfs overlay.
+cwd_share=()
 case $PWD/ in
     /tmp/*|/run/*|/mnt/*)
-        echo "$PROG: the current directory $PWD is hidden in the guest (fresh /tmp, /run, /mnt there)" >&2
-        exit 125 ;;
+        if [[ $PWD =~ [[:space:]] ]]; then
+            echo "$PROG: the current directory '$PWD' is under /tmp, /run or /mnt and has blanks" >&2
+            exit 125
+        fi
+        cwd_share=(-virtfs "local,path=$PWD,mount_tag=cwd,security_model=none,readonly=on,multidevs=remap") ;;
 esac
 
 "$HERE/install-deps.sh" >&2
@@ -96,6 +103,7 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 : > "$run/output.log"
 
 cmdline="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off simcon.stage2=$HERE/init-stage2.sh"
+[[ ${#cwd_share[@]} -eq 0 ]] || cmdline+=" simcon.cwd=$PWD"
 if [[ $apparmor -eq 1 ]]; then
     aa_root=$("$HERE/fetch-apparmor.sh")
     cmdline+=" apparmor=1 security=apparmor simcon.apparmor=$aa_root"
@@ -114,6 +122,7 @@ timeout --kill-after=10 "$timeout_s" \
         -serial "file:$run/console.log" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$run,mount_tag=results,security_model=none" \
+        "${cwd_share[@]}" \
         </dev/null >"$run/qemu.log" 2>&1 &
 qpid=$!
 
