@@ -18,9 +18,13 @@ from v2harness import MIB, add_cgroup_mount, cgroup_dir, finish, make_harness
 RESOURCES = {
     "memory": {"limit": 96 * MIB, "reservation": 32 * MIB, "swap": 128 * MIB},
     "pids": {"limit": 42},
-    "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "cpus": "0"},
+    "blockIO": {"weight": 500},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 2 * 2 * MIB}],
+    "unified": {"memory.high": str(80 * MIB)},
 }
-FILES = ("memory.max", "memory.low", "memory.swap.max", "pids.max", "cpu.max", "cpu.weight", "cpuset.cpus")
+FILES = ("memory.max", "memory.low", "memory.swap.max", "memory.high", "pids.max", "cpu.max", "cpu.max.burst",
+         "cpu.weight", "cpuset.cpus", "io.weight", "hugetlb.2MB.max")
 
 
 class Limited:
@@ -93,6 +97,12 @@ def test_limits_are_set_before_start(limited: Limited) -> None:
     # runc's shares -> weight: 1 + ((shares - 2) * 9999) / 262142
     ("cpu.weight", str(1 + ((512 - 2) * 9999) // 262142)),
     ("cpuset.cpus", "0"),
+    ("cpu.max.burst", "10000"),
+    # the guest has no BFQ (no io.bfq.weight): runc converts blkio's 10..1000 to io.weight's 1..10000
+    ("io.weight", f"default {1 + ((500 - 10) * 9999) // 990}"),
+    ("hugetlb.2MB.max", str(4 * MIB)),
+    # `unified` keys are written as they are
+    ("memory.high", str(80 * MIB)),
 ])
 def test_resource_file(limited: Limited, name: str, expected: str) -> None:
     assert limited.host(name) == expected, f"host {limited.host_dir}/{name}"
