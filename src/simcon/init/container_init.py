@@ -27,14 +27,25 @@ from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
 from simcon.linux import pty
 from simcon.linux import seccomp
+from simcon.linux import trampoline
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) -> None:  # noqa: ANN001
     """Body of the intermediate child; never returns."""
-    step = "wait for the parent"
+    step = "make the intermediate non-dumpable"
     try:
+        # Until execve the init holds host resources (the state directory's fd, the channels): no process of the
+        # container (an early `exec`) may reach them through /proc/PID/fd. The init inherits this; execve of the
+        # container's program makes it dumpable again.
+        proc.set_dumpable(False)
+        if plan.oom_score_adj is not None:
+            step = "set oomScoreAdj"
+            # Here, through the host's /proc and before any namespace change; the init inherits it.
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(plan.oom_score_adj))
+        step = "wait for the parent"
         channel.expect(sync.PROCEED, step)
         for path, flag, kind in plan.join_namespaces:
             step = f"join {kind} namespace"
@@ -52,8 +63,6 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
             # Whatever the init creates must belong to an id inside the maps, and the new namespaces to this one.
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-            # The uid change made us non-dumpable, which would leave /proc/self owned by an id outside the maps.
-            proc.set_dumpable(True)
         step = "create namespaces"
         if plan.unshare_flags:
             ns.unshare(plan.unshare_flags)
@@ -82,8 +91,6 @@ class _Init:
     def steps(self) -> list:
         p = self.plan
         steps = [("start a session", os.setsid)]
-        if p.oom_score_adj is not None:
-            steps.append(("set oomScoreAdj", self.set_oom_score_adj))
         if p.new_session_keyring:
             steps.append(("join a new session keyring", self.join_keyring))
         if p.has_namespace("mount"):
@@ -212,10 +219,6 @@ class _Init:
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
 
-    def set_oom_score_adj(self) -> None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(self.plan.oom_score_adj))
-
     def write_sysctl(self, path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
@@ -302,11 +305,25 @@ class _Init:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         if p.no_new_privileges:
             proc.set_no_new_privs()
-        # Only stdio and the preserved fds may reach the container process.
-        os.closerange(3 + p.preserve_fds, 1 << 20)
+        # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
+        first = 3 + p.preserve_fds
+        keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
+        if keep >= 0:
+            os.closerange(first, keep)
+            os.closerange(keep + 1, 1 << 20)
+        else:
+            os.closerange(first, 1 << 20)
         if p.seccomp is not None and p.no_new_privileges:
             # The very last step, so none of SimCon's own setup runs under the container's filter.
             self.load_seccomp()
+        if keep >= 0:
+            # Through the sealed trampoline, so the program never finds the host's interpreter at /proc/self/exe.
+            # By path and plain execve (which any seccomp profile allows), by fd only when /proc is not mounted.
+            argv = [trampoline.ARGV0, self.executable, *p.args]
+            try:
+                os.execve(f"/proc/self/fd/{keep}", argv, env)
+            except FileNotFoundError:
+                os.execve(keep, argv, env)
         os.execve(self.executable, p.args, env)
 
 

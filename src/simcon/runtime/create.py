@@ -239,6 +239,10 @@ class _Launcher:
         # With the host's privileges, before fork: the init inherits them (see mountopts.open_idmapped_trees).
         idmapped_trees = open_idmapped_trees(plan.mounts)
         plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        from simcon.linux import trampoline
+
+        if trampoline.usable():
+            plan.exec_trampoline_fd = trampoline.sealed_fd()
         parent_inter, child_inter = sync.Channel.pair("intermediate process")
         parent_init, child_init = sync.Channel.pair("container init")
         sys.stdout.flush()
@@ -254,6 +258,8 @@ class _Launcher:
         child_inter.close()
         child_init.close()
         os.close(plan.state_dir_fd)
+        if plan.exec_trampoline_fd >= 0:
+            os.close(plan.exec_trampoline_fd)
         for fd in idmapped_trees:
             os.close(fd)
         try:

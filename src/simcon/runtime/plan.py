@@ -140,6 +140,7 @@ class LaunchPlan:
         self.seccomp = None  # a security.SeccompPlan: the compiled BPF program and its seccomp(2) flags
         # A new user namespace is created alone, first, so the parent can write its maps before the others exist.
         self.new_user_namespace = False
+        self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
         self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
         self.gid_mappings: list[tuple[int, int, int]] = []
 
