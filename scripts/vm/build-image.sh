@@ -74,7 +74,8 @@ fi
 busybox=/bin/busybox
 [[ -x $busybox ]] || die "$busybox not found; install busybox-static"
 
-key=$( (echo "$kpkg"; sha256sum "$HERE/init-stage1.sh" "$HERE/build-image.sh" "$busybox") | sha256sum | cut -c1-16)
+# By content only: checkouts at other paths share the image.
+key=$( (echo "$kpkg"; cat "$HERE/init-stage1.sh" "$HERE/build-image.sh" "$busybox") | sha256sum | cut -c1-16)
 initrd=$kdir/initramfs-$key.cpio
 if [[ ! -f $initrd ]]; then
     log "building the initramfs for $kpkg"
