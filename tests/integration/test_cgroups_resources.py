@@ -1,8 +1,9 @@
-"""linux.resources and `update` on this host's cgroup v1 hierarchies: the limit seen from inside the container
+"""linux.resources and `update` on the host's cgroups: the limit seen from inside the container
 (its cgroup mount) and in the host's cgroup files, exceeded (OOM kill, pids.max), changed while running, and
 refused with a message naming the resource and the file, leaving nothing behind.
 
-The same checks on a pure cgroup v2 kernel live in tests/vm (`make test-vm`).
+Tests marked v1_only read v1 file names; their v2 counterparts are in tests/vm (`make test-vm`). The rest run on
+any host.
 """
 
 from __future__ import annotations
@@ -29,14 +30,23 @@ def v1_mount(controller: str) -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(
+def v2_mount() -> str | None:
+    for h in parse_mountinfo():
+        if h.version == 2:
+            return h.mount_point
+    return None
+
+
+# Tests that read v1 file names; the same checks on a pure cgroup v2 kernel are in tests/vm (make test-vm).
+v1_only = pytest.mark.skipif(
     not all(v1_mount(c) for c in ("memory", "pids", "cpu", "cpuset")),
-    reason="needs the v1 memory, pids, cpu and cpuset hierarchies; the v2 versions of these tests run in "
-           "tests/vm (make test-vm)")
+    reason="reads the v1 memory, pids, cpu and cpuset files; the v2 versions of these checks run in tests/vm "
+           "(make test-vm)")
 
 
 def host_file(rt, cid: str, controller: str, name: str) -> Path:  # noqa: ANN001
-    return Path(v1_mount(controller)) / rt.cgroup_path(cid).lstrip("/") / name
+    """The container's file of ``controller`` on the host: in the v1 hierarchy carrying it, else in cgroup2."""
+    return Path(v1_mount(controller) or v2_mount()) / rt.cgroup_path(cid).lstrip("/") / name
 
 
 def host_value(rt, cid: str, controller: str, name: str) -> str:  # noqa: ANN001
@@ -82,6 +92,7 @@ FILES = [("memory", "memory.limit_in_bytes", str(64 * MIB)), ("memory", "memory.
          ("cpu", "cpu.cfs_period_us", "100000"), ("cpuset", "cpuset.cpus", "0")]
 
 
+@v1_only
 def test_limits_seen_from_the_host_before_start_and_from_inside(rt):  # noqa: ANN001
     # memory.memsw.* exists only with swap accounting; the hierarchy's root shows which files this kernel has.
     files = [f for f in FILES if (Path(v1_mount(f[0])) / f[1]).exists()]
@@ -113,6 +124,7 @@ def test_device_list_denies_all_but_the_defaults(rt):  # noqa: ANN001
 # -- exceeding the limits -----------------------------------------------------------------------------------------
 
 
+@v1_only
 def test_fork_bomb_stops_at_pids_max(rt):  # noqa: ANN001
     # The inner shell dies when fork fails; the outer one then reads the counters with builtins only.
     inner = 'i=0; while [ $i -lt 30 ]; do sleep 1000 & i=$((i+1)); done; echo spawned-all'
@@ -152,6 +164,7 @@ class EventReader:
         return err
 
 
+@v1_only
 def test_memory_hog_is_oom_killed_and_events_reports_it(rt):  # noqa: ANN001
     script = ("while [ ! -e /out/go ]; do sleep 0.1; done; "
               "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$? > /out/result; sleep 1000")
@@ -211,6 +224,7 @@ def update_stdin(rt, cid: str, document: str) -> subprocess.CompletedProcess:  #
                           timeout=60)
 
 
+@v1_only
 def test_update_with_flags_while_running(rt):  # noqa: ANN001
     bundle, _ = limited_bundle(rt, ["sleep", "1000"], {"memory": {"limit": 64 * MIB, "swap": 64 * MIB},
                                                         "pids": {"limit": 33}})
@@ -226,6 +240,7 @@ def test_update_with_flags_while_running(rt):  # noqa: ANN001
     assert exec_cat(rt, bundle.cid, "pids", "pids.max") == "50"
 
 
+@v1_only
 def test_update_resources_from_stdin_as_containerd_calls_it(rt):  # noqa: ANN001
     bundle, _ = limited_bundle(rt, ["sleep", "1000"], {"memory": {"limit": 64 * MIB, "swap": 64 * MIB}})
     start(rt, bundle)
