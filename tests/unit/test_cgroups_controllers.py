@@ -391,3 +391,22 @@ def test_unified_unknown_key_names_the_file(cg):
     with pytest.raises(ResourceError) as info:
         unified.apply(res(unified={"memory.nope": "1"}), d, 2, "linux.resources")
     assert 'unified["memory.nope"]' in str(info.value) and info.value.path.endswith("memory.nope")
+
+
+def test_memory_v1_use_hierarchy_false_where_the_kernel_forces_it(cg, capsys):
+    d = cg(V1_MEMORY)  # use_hierarchy is 1, as on every kernel since 5.16
+    memory.apply(res(memory={"useHierarchy": False}), d, 1, "linux.resources")
+    assert cg.writes == []
+    assert "linux.resources.memory.useHierarchy: false is ignored" in capsys.readouterr().err
+
+
+def test_memory_v1_memsw_is_left_alone_without_swap(cg):
+    d = cg(V1_MEMORY)
+    memory.apply(res(memory={"limit": 8 << 20}), d, 1, "linux.resources")
+    assert cg.writes == [("memory.limit_in_bytes", str(8 << 20))]
+
+
+def test_memory_negative_values_other_than_minus_one(cg):
+    d = cg(V1_MEMORY)
+    with pytest.raises(ResourceError, match=r"linux\.resources\.memory\.limit: must be -1"):
+        memory.apply(res(memory={"limit": -2}), d, 1, "linux.resources")

@@ -223,3 +223,28 @@ def test_pause_thaws_again_when_the_state_cannot_be_written(tmp_path, monkeypatc
     with pytest.raises(OSError):
         cgroup_ops.pause_container(store, "c1")
     assert calls == ["freeze", "thaw"]
+
+
+def test_update_flags_become_a_resources_document():
+    from simcon.cli.args import ArgumentParser
+    from simcon.cli.update import configure, resources_from_flags
+
+    parser = ArgumentParser("simcon update")
+    configure(parser)
+    args = parser.parse_args(["--memory", "64m", "--memory-swap", "-1", "--cpu-shares", "512", "--cpu-quota", "-1",
+                              "--cpuset-cpus", "0-1", "--pids-limit", "9", "--blkio-weight", "300", "c1"])
+    doc = resources_from_flags(args)
+    assert doc == {"memory": {"limit": 64 << 20, "swap": -1}, "cpu": {"shares": 512, "quota": -1, "cpus": "0-1"},
+                   "pids": {"limit": 9}, "blockIO": {"weight": 300}}
+    assert decode_resources(json.dumps(doc).encode(), "the command line").cpu.shares == 512
+
+
+def test_update_flag_with_a_bad_number_names_the_flag():
+    from simcon.cli.args import ArgumentParser
+    from simcon.cli.update import configure, resources_from_flags
+    from simcon.errors import UsageError
+
+    parser = ArgumentParser("simcon update")
+    configure(parser)
+    with pytest.raises(UsageError, match="--cpu-quota: invalid value 'half'"):
+        resources_from_flags(parser.parse_args(["--cpu-quota", "half", "c1"]))
