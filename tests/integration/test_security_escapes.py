@@ -62,3 +62,17 @@ def test_proc_self_exe_entrypoint_does_not_run_the_host_interpreter(rt) -> None:
     assert proc.returncode == 126, rt.describe(proc)
     assert "exec of the container process failed" in proc.stderr
     assert interpreter_digest() == before
+
+
+@pytest.mark.simcon_only("SimCon's trampoline message")
+def test_exec_of_a_proc_self_exe_script_does_not_run_the_host_interpreter(rt) -> None:
+    bundle = rt.bundle(["sleep", "3600"], write=False)
+    script = bundle.rootfs / "bin" / "evil"
+    script.write_text("#!/proc/self/exe\nprint('HOST-INTERPRETER')\n")
+    script.chmod(0o755)
+    bundle.write()
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    proc = rt.run("exec", bundle.cid, "/bin/evil")
+    assert "HOST-INTERPRETER" not in proc.stdout
+    assert proc.returncode == 126, rt.describe(proc)
+    assert "exec of the container process failed" in proc.stderr

@@ -34,6 +34,7 @@ from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
 from simcon.linux import pty
 from simcon.linux import seccomp
+from simcon.linux import trampoline
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -60,13 +61,18 @@ class ExecPlan:
         self.capabilities = None  # a runtime.security.CapsPlan, or None: keep SimCon's own
         self.rlimits: list[tuple[int, int, int]] = []
         self.seccomp = None  # the container's runtime.security.SeccompPlan
+        self.exec_trampoline_fd = -1  # the sealed memfd the process execs through (linux.trampoline)
         self.preserve_fds = 0
 
 
 def run_exec_intermediate(plan: ExecPlan, channel: sync.Channel) -> None:
     """Body of the intermediate child; never returns."""
-    step = "wait for the parent"
+    step = "make the process non-dumpable"
     try:
+        # Until execve this is the host's interpreter holding host fds: no process of the container may open its
+        # /proc/PID/exe or fd entries meanwhile. execve of the program makes it dumpable again.
+        proc.set_dumpable(False)
+        step = "wait for the parent"
         channel.expect(sync.PROCEED, step)
         for fd, flag, name in plan.namespaces:
             step = f"join {name} namespace"
@@ -208,15 +214,21 @@ class _Process:
             proc.set_no_new_privs()
         # Only stdio and the preserved fds reach the process; the channel stays open (CLOEXEC) to report a
         # failing execve.
-        keep = self.channel.fileno()
         first = 3 + p.preserve_fds
-        if keep >= first:
-            os.closerange(first, keep)
-            os.closerange(keep + 1, 1 << 20)
-        else:
-            os.closerange(first, 1 << 20)
+        low = first
+        for kept in sorted(fd for fd in (self.channel.fileno(), p.exec_trampoline_fd) if fd >= first):
+            os.closerange(low, kept)
+            low = kept + 1
+        os.closerange(low, 1 << 20)
         if p.seccomp is not None and p.no_new_privileges:
             self.load_seccomp()  # last, so none of SimCon's own steps run under the container's filter
+        if p.exec_trampoline_fd >= first:
+            # Through the sealed trampoline, as the container init does (see linux.trampoline).
+            argv = [trampoline.ARGV0, self.executable, *p.args]
+            try:
+                os.execve(f"/proc/self/fd/{p.exec_trampoline_fd}", argv, env)
+            except FileNotFoundError:
+                os.execve(p.exec_trampoline_fd, argv, env)
         os.execve(self.executable, p.args, env)
 
 

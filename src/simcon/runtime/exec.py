@@ -259,6 +259,11 @@ class _ExecLauncher:
         self._open_namespaces()
         cgroups = self._cgroup_dirs()
         self._connect_console()
+        from simcon.linux import trampoline
+
+        if trampoline.usable():
+            plan.exec_trampoline_fd = trampoline.sealed_fd()
+            self._fds.append(plan.exec_trampoline_fd)
         if not self.options.detach:
             from simcon.linux import process as proc
 
