@@ -278,3 +278,26 @@ def test_exec_gets_the_container_filter(rt, no_new_privileges: bool) -> None:
     assert proc.returncode == 0, rt.describe(proc)
     assert "Seccomp:\t2" in proc.stdout and "rc=1" in proc.stdout
     assert "mkdir: can't create directory '/tmp/x': Operation not permitted" in proc.stderr
+
+
+@pytest.mark.simcon_only("SimCon's own setup steps under its profile (and runc 1.1.5 ignores linux.personality)")
+def test_default_profile_lets_simcon_finish_setup_without_no_new_privileges(rt) -> None:
+    """Without noNewPrivileges the filter is loaded before the user switch, so SimCon's remaining steps (user and
+    capabilities, personality, chdir, the exec fifo, execve) run under it: the default profile must allow them."""
+    profile = default_profile_from_simcon_spec(rt)
+    caps = {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+            "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}
+
+    def edit(bundle) -> None:
+        bundle.config["linux"]["seccomp"] = profile
+        bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+        bundle.config["process"].update(noNewPrivileges=False, capabilities=caps, cwd="/tmp",
+                                        user={"uid": 1000, "gid": 1000, "additionalGids": [10]})
+
+    proc = rt.run_container(["sh", "-c", "id -u; id -G; uname -m; pwd; grep -E '^(Seccomp|NoNewPrivs|CapAmb):' "
+                                         "/proc/self/status"], edit=edit)
+    assert proc.returncode == 0, rt.describe(proc)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "1000" and set(lines[1].split()) == {"1000", "10"}
+    assert lines[2] == "i686" and lines[3] == "/tmp"
+    assert "Seccomp:\t2" in lines and "NoNewPrivs:\t0" in lines and "CapAmb:\t0000000000000020" in lines
