@@ -7,6 +7,7 @@ namespace, so an allowed kill(2) fails with ESRCH ("No such process") and a filt
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -301,3 +302,72 @@ def test_default_profile_lets_simcon_finish_setup_without_no_new_privileges(rt) 
     assert lines[0] == "1000" and set(lines[1].split()) == {"1000", "10"}
     assert lines[2] == "i686" and lines[3] == "/tmp"
     assert "Seccomp:\t2" in lines and "NoNewPrivs:\t0" in lines and "CapAmb:\t0000000000000020" in lines
+
+
+# --- SCMP_ACT_NOTIFY ----------------------------------------------------------------------------------------
+
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif)
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp)
+EXDEV = 18
+
+
+def serve_one_notification(server, result: dict) -> None:
+    """Accept SimCon's connection, take the listener fd and state, answer one notification with EXDEV."""
+    import fcntl
+    import socket
+    import struct
+
+    conn, _ = server.accept()
+    with conn:
+        message, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+    result["state"] = json.loads(message)
+    (listener,) = fds
+    try:
+        notification = bytearray(80)
+        fcntl.ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, notification)
+        notification_id, pid, _, nr = struct.unpack_from("<QIIi", notification)
+        result["nr"] = nr
+        fcntl.ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, struct.pack("<QqiI", notification_id, 0, -EXDEV, 0))
+    finally:
+        os.close(listener)
+
+
+@pytest.mark.simcon_only("runc 1.1.5's notify support needs its own listener protocol details; SimCon's state")
+def test_notify_sends_the_listener_fd_and_the_listener_decides(rt) -> None:
+    import socket
+    import threading
+
+    path = str(rt.tmp / "listener.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    server.settimeout(60)
+    result: dict = {}
+    thread = threading.Thread(target=serve_one_notification, args=(server, result), daemon=True)
+    thread.start()
+    seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path, "listenerMetadata": "probe",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    try:
+        proc = run(rt, "mkdir /tmp/x; echo rc=$?; ls /proc/self/fd", seccomp)
+        thread.join(60)
+    finally:
+        server.close()
+    assert proc.returncode == 0, rt.describe(proc)
+    assert "mkdir: can't create directory '/tmp/x': Invalid cross-device link" in proc.stderr
+    assert proc.stdout.split()[1:] == ["0", "1", "2", "3"]  # the listener socket did not reach the container
+    state = result["state"]
+    assert state["fds"] == ["seccompFd"] and state["metadata"] == "probe"
+    assert state["state"]["status"] == "running" and state["state"]["bundle"].endswith(rt.ids[-1])
+    assert state["pid"] == state["state"]["pid"] > 0
+    assert result["nr"] in (83, 258)  # mkdir or mkdirat on x86_64
+
+
+@pytest.mark.simcon_only("SimCon's message and JSON path")
+def test_notify_without_a_listening_socket_is_a_clear_error(rt) -> None:
+    seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(rt.tmp / "nobody.sock"),
+               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+    proc = run(rt, "true", seccomp)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "linux.seccomp.listenerPath" in lines[0] and "cannot connect" in lines[0]
+    assert rt.root_entries() == []

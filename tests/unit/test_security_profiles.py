@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from simcon.errors import ConfigError, UnsupportedError
+from simcon.errors import ConfigError
 from simcon.runtime import security
 from simcon.spec.model import Seccomp
 from simcon.spec.seccomp import default_profile, profile_from_file, profile_problems
@@ -72,12 +72,21 @@ def test_bad_input_names_the_json_path(fields: dict, where: str) -> None:
     assert f"{CFG}: {where}:" in str(info.value)
 
 
-def test_notify_is_refused_clearly() -> None:
-    with pytest.raises(UnsupportedError, match="listenerPath"):
-        security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock"), CFG)
-    with pytest.raises(UnsupportedError, match="SCMP_ACT_NOTIFY"):
+def test_notify_needs_a_listener_and_asks_for_one() -> None:
+    with pytest.raises(ConfigError, match="linux.seccomp.listenerPath: required"):
         security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW",
                                       syscalls=[{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
+    with pytest.raises(ConfigError, match="linux.seccomp.listenerPath: must be an absolute path"):
+        security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="l.sock",
+                                      syscalls=[{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
+    plan = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock",
+                                         listenerMetadata="m",
+                                         syscalls=[{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
+    assert plan.flags & 8  # SECCOMP_FILTER_FLAG_NEW_LISTENER
+    assert (plan.listener_path, plan.listener_metadata) == ("/run/l.sock", "m")
+    # a listenerPath without any SCMP_ACT_NOTIFY rule asks for nothing
+    plain = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock"), CFG)
+    assert plain.listener_path is None and not plain.flags & 8
 
 
 # --- profile files ---

@@ -43,10 +43,10 @@ def test_recursive_tmpcopyup_and_idmap_options_are_listed():
     assert {"rro", "rnosuid", "rnosymfollow", "tmpcopyup", "idmap", "ridmap"} <= options
 
 
-def test_seccomp_is_enabled_without_notify():
+def test_seccomp_is_enabled_with_every_action():
     seccomp = features_document()["linux"]["seccomp"]
     assert seccomp["enabled"] is True
-    assert "SCMP_ACT_ERRNO" in seccomp["actions"] and "SCMP_ACT_NOTIFY" not in seccomp["actions"]
+    assert {"SCMP_ACT_ERRNO", "SCMP_ACT_NOTIFY", "SCMP_ACT_KILL_PROCESS"} <= set(seccomp["actions"])
     assert "SCMP_CMP_MASKED_EQ" in seccomp["operators"] and len(seccomp["operators"]) == 7
     assert "SCMP_ARCH_X86_64" in seccomp["archs"]
     assert "SECCOMP_FILTER_FLAG_LOG" in seccomp["supportedFlags"]

@@ -86,11 +86,15 @@ class _Init:
         self.channel = channel
         self.state: dict = {}
         self.executable = ""
+        self.host_pid = 0
         self.root_fd = -1
 
     def steps(self) -> list:
         p = self.plan
         steps = [("start a session", os.setsid)]
+        if p.seccomp_listener is not None:
+            # The host's /proc is still mounted here: its "self" is our pid as the host sees it.
+            steps.append(("find the host pid", lambda: setattr(self, "host_pid", int(os.readlink("/proc/self")))))
         if p.new_session_keyring:
             steps.append(("join a new session keyring", self.join_keyring))
         if p.has_namespace("mount"):
@@ -214,10 +218,21 @@ class _Init:
         os.close(slave)
 
     def load_seccomp(self) -> None:
+        p = self.plan
         try:
-            seccomp.load(self.plan.seccomp.program, self.plan.seccomp.flags)
+            listener = seccomp.load(p.seccomp.program, p.seccomp.flags)
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
+        if p.seccomp_listener is not None:
+            state = p.seccomp_listener_state
+            state["pid"] = state["state"]["pid"] = self.host_pid
+            try:
+                socket.send_fds(p.seccomp_listener, [json.dumps(state).encode()], [listener])
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, p.seccomp.listener_path) from None
+            finally:
+                os.close(listener)
+                p.seccomp_listener.close()
 
     def write_sysctl(self, path: str, value: str) -> None:
         with open(path, "w") as f:
@@ -308,11 +323,12 @@ class _Init:
         # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
         first = 3 + p.preserve_fds
         keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
-        if keep >= 0:
-            os.closerange(first, keep)
-            os.closerange(keep + 1, 1 << 20)
-        else:
-            os.closerange(first, 1 << 20)
+        low = first
+        listener = p.seccomp_listener.fileno() if p.seccomp_listener is not None else -1
+        for kept in sorted(fd for fd in (keep, listener) if fd >= first):
+            os.closerange(low, kept)
+            low = kept + 1
+        os.closerange(low, 1 << 20)
         if p.seccomp is not None and p.no_new_privileges:
             # The very last step, so none of SimCon's own setup runs under the container's filter.
             self.load_seccomp()

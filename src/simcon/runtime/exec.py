@@ -216,7 +216,13 @@ def _container_seccomp(state: ContainerState):  # noqa: ANN202
     seccomp = load_config(state.bundle).linux.seccomp
     if seccomp is None:
         return None
-    return security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
+    plan = security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
+    if plan.listener_path:
+        from simcon.errors import UnsupportedError
+
+        raise UnsupportedError(f"exec `{state.id}`: the container's seccomp profile uses SCMP_ACT_NOTIFY, which "
+                               "SimCon does not support for exec'd processes yet", container_id=state.id)
+    return plan
 
 
 _LSM_FLAGS = {"process.apparmorProfile": "--apparmor", "process.selinuxLabel": "--process-label"}

@@ -141,6 +141,8 @@ class LaunchPlan:
         # A new user namespace is created alone, first, so the parent can write its maps before the others exist.
         self.new_user_namespace = False
         self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
+        self.seccomp_listener = None  # for SCMP_ACT_NOTIFY: a socket connected to linux.seccomp.listenerPath
+        self.seccomp_listener_state: dict | None = None  # containerProcessState, sent with the listener fd
         self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
         self.gid_mappings: list[tuple[int, int, int]] = []
 
@@ -253,3 +255,5 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str) -> None:  # noqa: A
         plan.personality = security.personality_plan(linux.personality, config_file)
         if linux.seccomp is not None:
             plan.seccomp = security.seccomp_plan(linux.seccomp, config_file)
+            if plan.seccomp.listener_path:
+                security.seccomp_listener_plan(plan, spec, config_file)

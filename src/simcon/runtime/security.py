@@ -273,12 +273,16 @@ _EPERM = 1
 class SeccompPlan:
     """A compiled filter: the BPF program (struct sock_filter array), its seccomp(2) flags, the names skipped."""
 
-    __slots__ = ("program", "flags", "skipped")
+    __slots__ = ("program", "flags", "skipped", "listener_path", "listener_metadata")
 
-    def __init__(self, program: bytes, flags: int, skipped: list[str]) -> None:
+    def __init__(self, program: bytes, flags: int, skipped: list[str], listener_path: str | None = None,
+                 listener_metadata: str | None = None) -> None:
         self.program = program
         self.flags = flags
         self.skipped = skipped
+        # With SCMP_ACT_NOTIFY: where the listener fd goes (the init sends it there, see seccomp_listener_plan).
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
 
 
 def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: str) -> int:
@@ -295,8 +299,7 @@ def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: s
             raise ConfigError(config_file, where, f"errno {value} does not fit the 16 bits seccomp returns")
         return (sc.SCMP_ACT_ERRNO if name == "SCMP_ACT_ERRNO" else sc.SCMP_ACT_TRACE) | value
     if name == "SCMP_ACT_NOTIFY":
-        raise UnsupportedError(f"{config_file}: {where}: SCMP_ACT_NOTIFY (seccomp user notification through "
-                               "listenerPath) is not supported by SimCon yet")
+        return sc.SCMP_ACT_NOTIFY
     from simcon.spec.seccomp import ACTIONS
 
     raise ConfigError(config_file, where, f'unknown seccomp action "{name}" (expected one of {", ".join(ACTIONS)})')
@@ -313,9 +316,6 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
     from simcon.spec.seccomp import FLAGS
 
     base = "linux.seccomp"
-    if seccomp.listener_path:
-        raise UnsupportedError(f"{config_file}: {base}.listenerPath: seccomp user notification is not supported "
-                               "by SimCon yet")
     default = _seccomp_action(seccomp.default_action, seccomp.default_errno_ret, f"{base}.defaultAction",
                               config_file)
     flags = 0
@@ -366,7 +366,43 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
         program = filt.export_bpf()
     if skipped:
         _warn(config_file, f"{base}.syscalls: syscalls unknown to {sc.LIBRARY} skipped: {', '.join(skipped)}")
-    return SeccompPlan(program, flags, skipped)
+    notify = seccomp.default_action == "SCMP_ACT_NOTIFY" or any(c.action == "SCMP_ACT_NOTIFY"
+                                                                 for c in seccomp.syscalls)
+    if not notify:
+        return SeccompPlan(program, flags, skipped)
+    if not seccomp.listener_path:
+        raise ConfigError(config_file, f"{base}.listenerPath", "required: SCMP_ACT_NOTIFY needs a listener socket "
+                                                               "to send the notification fd to")
+    if not os.path.isabs(seccomp.listener_path):
+        raise ConfigError(config_file, f"{base}.listenerPath",
+                          f'must be an absolute path, got "{seccomp.listener_path}"')
+    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, skipped, seccomp.listener_path,
+                       seccomp.listener_metadata)
+
+
+def seccomp_listener_plan(plan, spec, config_file: str) -> None:  # noqa: ANN001
+    """For SCMP_ACT_NOTIFY: connect to listenerPath now (the init cannot reach it after pivot_root) and prepare
+    the containerProcessState the init sends with the listener fd; the init adds its pid."""
+    import socket
+
+    from simcon import OCI_VERSION
+
+    seccomp = plan.seccomp
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(seccomp.listener_path)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(config_file, "linux.seccomp.listenerPath",
+                          f'cannot connect to "{seccomp.listener_path}": {exc.strerror}') from None
+    sock.set_inheritable(False)
+    plan.seccomp_listener = sock
+    state = {"ociVersion": OCI_VERSION, "id": plan.container_id, "status": "running", "pid": 0,
+             "bundle": plan.bundle}
+    if spec.annotations:
+        state["annotations"] = dict(spec.annotations)
+    plan.seccomp_listener_state = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": 0,
+                                   "metadata": seccomp.listener_metadata or "", "state": state}
 
 
 def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, int, int, int]]:  # noqa: ANN001

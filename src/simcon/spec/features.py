@@ -47,8 +47,7 @@ def _seccomp() -> dict:
 
     return {
         "enabled": True,
-        # Seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) is not implemented yet.
-        "actions": [a for a in ACTIONS if a != "SCMP_ACT_NOTIFY"],
+        "actions": list(ACTIONS),
         "operators": list(OPERATORS),
         "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
                   "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
