@@ -320,6 +320,8 @@ def serve_one_notification(server, result: dict) -> None:
     conn, _ = server.accept()
     with conn:
         message, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        conn.settimeout(30)
+        result["eof"] = conn.recv(1) == b""  # no copy of SimCon's end stays open
     result["state"] = json.loads(message)
     (listener,) = fds
     try:
@@ -356,6 +358,7 @@ def test_notify_sends_the_listener_fd_and_the_listener_decides(rt) -> None:
     assert "mkdir: can't create directory '/tmp/x': Invalid cross-device link" in proc.stderr
     assert proc.stdout.split()[1:] == ["0", "1", "2", "3"]  # the listener socket did not reach the container
     state = result["state"]
+    assert result["eof"] is True
     assert state["fds"] == ["seccompFd"] and state["metadata"] == "probe"
     assert state["state"]["status"] == "running" and state["state"]["bundle"].endswith(rt.ids[-1])
     assert state["pid"] == state["state"]["pid"] > 0

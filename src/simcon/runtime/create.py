@@ -260,6 +260,8 @@ class _Launcher:
         os.close(plan.state_dir_fd)
         if plan.exec_trampoline_fd >= 0:
             os.close(plan.exec_trampoline_fd)
+        if plan.seccomp_listener is not None:
+            plan.seccomp_listener.close()  # the init's copy is the one that talks to the listener
         for fd in idmapped_trees:
             os.close(fd)
         try:
