@@ -156,3 +156,12 @@ def test_ps_of_a_stopped_container(rt):  # noqa: ANN001
     rt.wait_status(bundle.cid, "stopped")
     proc = rt.run("ps", "--format", "json", bundle.cid)
     assert proc.returncode == 1 and "container not running" in proc.stderr
+
+
+def test_sigkill_of_a_paused_container_stops_it(rt, family):  # noqa: ANN001
+    # A task held by the v1 freezer does not die of SIGKILL until thawed: `kill` thaws for SIGKILL, as runc does.
+    cid = family
+    rt.ok("pause", cid)
+    rt.ok("kill", cid, "KILL")
+    rt.wait_status(cid, "stopped", timeout=30)
+    assert freezer_state(rt, cid) == "THAWED"

@@ -84,6 +84,12 @@ def kill_container(store: StateStore, container_id: str, sig: int, *, all_proces
             _cgroup_of(state).signal_all(sig)
             return
         signal_init(state, sig)
+        if status == st.PAUSED and state.cgroup is not None:
+            from simcon.linux.pidfd import SIGKILL
+
+            if sig == SIGKILL:
+                # A task held by the v1 freezer dies of SIGKILL only once thawed (runc thaws here too).
+                _cgroup_of(state).thaw()
 
 
 def signal_init(state: ContainerState, sig: int) -> None:
