@@ -174,12 +174,26 @@ def test_lsm_label_errors(monkeypatch) -> None:
     with pytest.raises(ConfigError, match="process.apparmorProfile: AppArmor is not enabled on this host"):
         security.check_lsm_labels(process, None, CFG)
     monkeypatch.setattr(security, "apparmor_enabled", lambda: True)
-    with pytest.raises(UnsupportedError, match="applying AppArmor labels is not supported by SimCon yet"):
+    monkeypatch.setattr(security, "loaded_apparmor_profiles", lambda: {"other"})
+    with pytest.raises(ConfigError, match='process.apparmorProfile: AppArmor profile "docker-default" is not loaded'):
         security.check_lsm_labels(process, None, CFG)
+    monkeypatch.setattr(security, "loaded_apparmor_profiles", lambda: {"docker-default"})
+    assert security.check_lsm_labels(process, None, CFG) == "docker-default"
+    selinux = Process(args=["sh"], cwd="/", selinux_label="system_u:system_r:container_t:s0")
+    monkeypatch.setattr(security, "selinux_enabled", lambda: True)
+    with pytest.raises(UnsupportedError, match="applying SELinux labels is not supported by SimCon yet"):
+        security.check_lsm_labels(selinux, None, CFG)
     monkeypatch.setattr(security, "selinux_enabled", lambda: False)
     with pytest.raises(ConfigError, match="linux.mountLabel: SELinux is not enabled"):
         security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)
-    security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG)  # nothing asked: nothing to say
+    assert security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG) is None  # nothing asked
+
+
+def test_loaded_apparmor_profiles(tmp_path) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.write_text("docker-default (enforce)\nsimcon test (complain)\n")
+    assert security.loaded_apparmor_profiles(str(profiles)) == {"docker-default", "simcon test"}
+    assert security.loaded_apparmor_profiles(str(tmp_path / "missing")) == set()
 
 
 # --- user namespace maps ---

@@ -24,8 +24,9 @@ def test_features_document_shape():
 def test_unsupported_things_are_false():
     linux = features_document()["linux"]
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True}
-    for feature in ("apparmor", "selinux", "intelRdt"):
+    for feature in ("selinux", "intelRdt"):
         assert linux[feature] == {"enabled": False}
+    assert linux["apparmor"] == {"enabled": True}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
 
 

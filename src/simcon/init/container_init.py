@@ -22,6 +22,7 @@ from simcon.init import rootfs as fs
 from simcon.init import sync, tiny_init
 from simcon.init.hooks import HookFailed, run_hook
 from simcon.linux import capabilities as caps
+from simcon.linux import lsm
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
@@ -320,6 +321,8 @@ class _Init:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         if p.no_new_privileges:
             proc.set_no_new_privs()
+        if p.apparmor_profile:
+            lsm.apparmor_exec(p.apparmor_profile)  # through the container's /proc, for the next execve
         # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
         first = 3 + p.preserve_fds
         keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1

@@ -30,6 +30,7 @@ import stat
 
 from simcon.init import sync
 from simcon.linux import capabilities as caps
+from simcon.linux import lsm
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
 from simcon.linux import pty
@@ -62,6 +63,7 @@ class ExecPlan:
         self.rlimits: list[tuple[int, int, int]] = []
         self.seccomp = None  # the container's runtime.security.SeccompPlan
         self.exec_trampoline_fd = -1  # the sealed memfd the process execs through (linux.trampoline)
+        self.apparmor_profile: str | None = None
         self.preserve_fds = 0
 
 
@@ -214,6 +216,8 @@ class _Process:
             proc.set_no_new_privs()
         # Only stdio and the preserved fds reach the process; the channel stays open (CLOEXEC) to report a
         # failing execve.
+        if p.apparmor_profile:
+            lsm.apparmor_exec(p.apparmor_profile)
         first = 3 + p.preserve_fds
         low = first
         for kept in sorted(fd for fd in (self.channel.fileno(), p.exec_trampoline_fd) if fd >= first):

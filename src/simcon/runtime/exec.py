@@ -232,7 +232,7 @@ def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
     from simcon.runtime import security
 
     try:
-        security.check_lsm_labels(process, None, source)
+        plan.apparmor_profile = security.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
     except ConfigError as exc:
         flag = _LSM_FLAGS.get(exc.json_path)
         if source != "exec" or flag is None:

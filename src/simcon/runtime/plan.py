@@ -142,6 +142,7 @@ class LaunchPlan:
         self.new_user_namespace = False
         self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
         self.seccomp_listener = None  # for SCMP_ACT_NOTIFY: a socket connected to linux.seccomp.listenerPath
+        self.apparmor_profile: str | None = None  # entered at the container program's execve
         self.seccomp_listener_state: dict | None = None  # containerProcessState, sent with the listener fd
         self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
         self.gid_mappings: list[tuple[int, int, int]] = []
@@ -246,7 +247,7 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str) -> None:  # noqa: A
 
     process = spec.process
     linux = spec.linux
-    security.check_lsm_labels(process, linux, config_file)
+    plan.apparmor_profile = security.check_lsm_labels(process, linux, config_file)
     plan.capabilities = security.capabilities_plan(process.capabilities, config_file)
     plan.rlimits = security.rlimits_plan(process.rlimits, config_file)
     plan.oom_score_adj = security.oom_score_adj_plan(process.oom_score_adj, config_file)

@@ -248,20 +248,38 @@ def selinux_enabled(mounts: str = "/proc/self/mountinfo") -> bool:
         return False
 
 
-def check_lsm_labels(process, linux, config_file: str) -> None:  # noqa: ANN001
-    """SimCon cannot apply an LSM label yet; on a host without that LSM nobody could. Either way: say so."""
-    wanted = []
-    if process is not None and process.apparmor_profile:
-        wanted.append(("process.apparmorProfile", "AppArmor", apparmor_enabled()))
-    if process is not None and process.selinux_label:
-        wanted.append(("process.selinuxLabel", "SELinux", selinux_enabled()))
-    if linux is not None and linux.mount_label:
-        wanted.append(("linux.mountLabel", "SELinux", selinux_enabled()))
-    for where, lsm, enabled in wanted:
-        if not enabled:
-            raise ConfigError(config_file, where, f"{lsm} is not enabled on this host, so the label cannot be "
+def loaded_apparmor_profiles(path: str = "/sys/kernel/security/apparmor/profiles") -> set[str]:
+    """Names of the profiles the kernel has loaded (lines "name (mode)")."""
+    try:
+        with open(path) as f:
+            return {line.rsplit(" (", 1)[0] for line in f.read().splitlines() if line}
+    except OSError:
+        return set()
+
+
+def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.") -> str | None:  # noqa: ANN001
+    """The AppArmor profile to apply (None: none asked for). A label for an LSM the host does not run is an
+    error, as is an AppArmor profile the kernel has not loaded; SELinux labels cannot be applied yet."""
+    profile = process.apparmor_profile if process is not None else None
+    if profile:
+        where = f"{prefix}apparmorProfile"
+        if not apparmor_enabled():
+            raise ConfigError(config_file, where, "AppArmor is not enabled on this host, so the label cannot be "
                                                   "applied")
-        raise UnsupportedError(f"{config_file}: {where}: applying {lsm} labels is not supported by SimCon yet")
+        if profile != "unconfined" and profile not in loaded_apparmor_profiles():
+            raise ConfigError(config_file, where, f'AppArmor profile "{profile}" is not loaded (load it with '
+                                                  "apparmor_parser -r)")
+    wanted = []
+    if process is not None and process.selinux_label:
+        wanted.append((f"{prefix}selinuxLabel", selinux_enabled()))
+    if linux is not None and linux.mount_label:
+        wanted.append(("linux.mountLabel", selinux_enabled()))
+    for where, enabled in wanted:
+        if not enabled:
+            raise ConfigError(config_file, where, "SELinux is not enabled on this host, so the label cannot be "
+                                                  "applied")
+        raise UnsupportedError(f"{config_file}: {where}: applying SELinux labels is not supported by SimCon yet")
+    return profile or None
 
 
 # --- seccomp -----------------------------------------------------------------------------------------------------
