@@ -103,6 +103,7 @@ def test_stats_v1(tmp_path, monkeypatch):
         "memory": {"memory.stat": "cache 10\nrss 20\n", "memory.usage_in_bytes": "30", "memory.max_usage_in_bytes": "40",
                    "memory.limit_in_bytes": "100", "memory.failcnt": "2"},
         "pids": {"pids.current": "3", "pids.max": "max"},
+        "cpuset": {"cpuset.cpus": "0-2,5", "cpuset.mems": "0", "cpuset.sched_load_balance": "1"},
         "blkio": {"blkio.throttle.io_service_bytes_recursive": "8:0 Read 512\n8:0 Write 0\nTotal 512\n"},
         "hugetlb": {"hugetlb.2MB.usage_in_bytes": "0", "hugetlb.2MB.failcnt": "1"},
     }, {})
@@ -114,6 +115,8 @@ def test_stats_v1(tmp_path, monkeypatch):
     assert data["memory"]["usage"] == {"limit": 100, "usage": 30, "max": 40, "failcnt": 2}
     assert data["memory"]["raw"] == {"cache": 10, "rss": 20}
     assert data["pids"] == {"current": 3}
+    assert data["cpuset"] == {"cpus": [0, 1, 2, 5], "mems": [0], "sched_load_balance": 1}
+    assert data["intel_rdt"] == {} and data["network_interfaces"] is None
     assert data["blkio"] == {"ioServiceBytesRecursive": [{"major": 8, "op": "Read", "value": 512},
                                                          {"major": 8, "op": "Write"}]}
     assert data["hugetlb"] == {"2MB": {"failcnt": 1}}
@@ -129,7 +132,7 @@ def test_stats_v2(tmp_path, monkeypatch):
         "io.stat": "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"})
     mgr = CgroupManager("unified", [V2Cgroup(Hierarchy(2, (), str(tmp_path)), d)])
     data = stats.collect(mgr)
-    assert data["cpu"] == {"usage": {"total": 7000, "kernel": 2000, "user": 5000}}
+    assert data["cpu"] == {"usage": {"total": 7000, "kernel": 2000, "user": 5000}, "throttling": {}}
     assert data["memory"]["usage"] == {"limit": stats.UNLIMITED, "usage": 33, "failcnt": 4}
     assert data["memory"]["cache"] == 11
     assert data["pids"] == {"current": 2, "limit": 9}

@@ -63,8 +63,9 @@ def _dir(cgroups, v1_controller: str) -> tuple[str, int] | None:  # noqa: ANN001
 
 def collect(cgroups) -> dict:  # noqa: ANN001
     """The ``data`` of a runc ``stats`` event for the container behind ``cgroups`` (a ``CgroupManager``)."""
-    data: dict = {"cpu": _cpu(cgroups), "memory": _memory(cgroups), "pids": _pids(cgroups),
-                  "blkio": _blkio(cgroups), "hugetlb": _hugetlb(cgroups)}
+    data: dict = {"cpu": _cpu(cgroups), "cpuset": _cpuset(cgroups), "memory": _memory(cgroups),
+                  "pids": _pids(cgroups), "blkio": _blkio(cgroups), "hugetlb": _hugetlb(cgroups), "intel_rdt": {},
+                  "network_interfaces": None}
     return data
 
 
@@ -101,8 +102,42 @@ def _cpu(cgroups) -> dict:  # noqa: ANN001
         _put(throttling, "periods", stat.get("nr_periods"))
         _put(throttling, "throttled_periods", stat.get("nr_throttled"))
         _put(throttling, "throttled_time", stat.get("throttled_usec", 0) * 1000)
-    out: dict = {"usage": usage}
-    _put(out, "throttling", throttling)
+    return {"usage": usage, "throttling": throttling}
+
+
+# -- cpuset -------------------------------------------------------------------------------------------------------
+
+_CPUSET_FLAGS = ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                 "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level")
+
+
+def parse_list(text: str) -> list[int]:
+    """A kernel cpu/node list (``0-2,5``) as numbers."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _cpuset(cgroups) -> dict:  # noqa: ANN001
+    where = _dir(cgroups, "cpuset")
+    if where is None:
+        return {}
+    d, version = where
+    out: dict = {}
+    suffix = "" if version == 1 else ".effective"
+    for key in ("cpus", "mems"):
+        text = _read(d, f"cpuset.{key}{suffix}")
+        if text:
+            out[key] = parse_list(text)
+    if version == 1:
+        for flag in _CPUSET_FLAGS:
+            value = _int(d, f"cpuset.{flag}")
+            if value is not None:
+                out[flag] = value
     return out
 
 
