@@ -196,3 +196,18 @@ def test_personality_linux32_makes_uname_say_i686(rt) -> None:
 
     assert run_ok(rt, ["uname", "-m"], edit).strip() == "i686"
     assert run_ok(rt, ["uname", "-m"]).strip() == "x86_64"
+
+
+# --- session keyring ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("no_new_keyring", [False, True])
+def test_a_new_session_keyring_unless_no_new_keyring(rt, no_new_keyring: bool) -> None:
+    bundle = rt.bundle(["cat", "/proc/keys"], write=False)
+    bundle.config["linux"]["maskedPaths"] = [p for p in bundle.config["linux"]["maskedPaths"] if p != "/proc/keys"]
+    bundle.write()
+    flags = ["--no-new-keyring"] if no_new_keyring else []
+    proc = rt.run("run", *flags, "--bundle", bundle.path, bundle.cid)
+    assert proc.returncode == 0, rt.describe(proc)
+    names = [line.split()[-2].rstrip(":") for line in proc.stdout.splitlines()]
+    assert (f"_ses.{bundle.cid}" in names) is (not no_new_keyring), proc.stdout
