@@ -281,6 +281,19 @@ def test_exec_gets_the_container_filter(rt, no_new_privileges: bool) -> None:
     assert "mkdir: can't create directory '/tmp/x': Operation not permitted" in proc.stderr
 
 
+@pytest.mark.simcon_only("SimCon keeps the compiled filter in the container's state directory")
+def test_exec_applies_the_filter_create_compiled_even_if_the_bundle_changes(rt) -> None:
+    bundle = rt.bundle(["sleep", "3600"], write=False)
+    bundle.config["linux"]["seccomp"] = BLOCK_MKDIR
+    bundle.write()
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    bundle.config["linux"].pop("seccomp")
+    bundle.write()
+    proc = rt.run("exec", bundle.cid, "sh", "-c", "mkdir /tmp/x; echo rc=$?")
+    assert proc.returncode == 0, rt.describe(proc)
+    assert "rc=1" in proc.stdout and "Operation not permitted" in proc.stderr
+
+
 @pytest.mark.simcon_only("SimCon's own setup steps under its profile (and runc 1.1.5 ignores linux.personality)")
 def test_default_profile_lets_simcon_finish_setup_without_no_new_privileges(rt) -> None:
     """Without noNewPrivileges the filter is loaded before the user switch, so SimCon's remaining steps (user and

@@ -148,3 +148,14 @@ def test_bad_profile_file_is_one_clear_line(tmp_path, text: str, needle: str) ->
 def test_missing_profile_file(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         profile_from_file(str(tmp_path / "missing.json"), [])
+
+
+def test_the_saved_filter_round_trips(tmp_path) -> None:
+    assert security.saved_seccomp(str(tmp_path)) == (False, None)
+    security.save_seccomp(None, str(tmp_path))
+    assert security.saved_seccomp(str(tmp_path)) == (True, None)
+    plan = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
+                                         syscalls=[{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]), CFG)
+    security.save_seccomp(plan, str(tmp_path))
+    found, saved = security.saved_seccomp(str(tmp_path))
+    assert found and saved.program == plan.program and saved.flags == plan.flags and saved.listener_path is None

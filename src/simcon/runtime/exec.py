@@ -63,6 +63,7 @@ def exec_in_container(store: StateStore, container_id: str, options: ExecOptions
 
     process, source = _process_for(state, options)
     plan = _plan(process, source, state, options)
+    plan.seccomp = _container_seccomp(state, store.container_dir(container_id))
     launcher = _ExecLauncher(state, plan, options, join_cgroup_late=status == st.PAUSED)
     from simcon.runtime.run import FORWARDED
 
@@ -203,20 +204,24 @@ def _plan(process, source: str, state: ContainerState, options: ExecOptions):  #
     if not os.path.isabs(plan.cwd):
         raise ConfigError(source, "cwd", f"must be an absolute path (got {plan.cwd!r})")
     _plan_security(plan, process, source)
-    plan.seccomp = _container_seccomp(state)
     return plan
 
 
-def _container_seccomp(state: ContainerState):  # noqa: ANN202
-    """The container's seccomp filter, which every exec'd process gets too (as in runc): compiled again from the
-    bundle's config.json."""
+def _container_seccomp(state: ContainerState, directory: str):  # noqa: ANN202
+    """The container's seccomp filter, which every exec'd process gets too (as in runc): as create compiled it
+    (kept in the state directory), or compiled again from the bundle for a container created without that."""
     from simcon.runtime import security
-    from simcon.spec.load import load_config
 
-    seccomp = load_config(state.bundle).linux.seccomp
-    if seccomp is None:
+    found, plan = security.saved_seccomp(directory)
+    if not found:
+        from simcon.spec.load import load_config
+
+        seccomp = load_config(state.bundle).linux.seccomp
+        if seccomp is None:
+            return None
+        plan = security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
+    if plan is None:
         return None
-    plan = security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
     if plan.listener_path:
         from simcon.errors import UnsupportedError
 
