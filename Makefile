@@ -39,9 +39,11 @@ test-unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
 # The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
-# Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor.
+# Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor. More files on v2:
+# `make test-vm VM_TESTS="tests/vm tests/integration/test_cgroups_lifecycle.py"`.
+VM_TESTS := tests/vm
 test-vm: setup
-	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q -m "not apparmor" tests/vm
+	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q -m "not apparmor" $(VM_TESTS)
 	scripts/vm/run-in-vm.sh --apparmor -- $(VENV)/bin/pytest -q -m apparmor tests/vm
 
 bench: setup
