@@ -139,6 +139,12 @@ class ArgumentParser:
             if not only_positionals and token == "--":
                 only_positionals = True
                 continue
+            if not only_positionals and filled:
+                # Past the first positional, a REMAINDER slot takes everything verbatim, options included, as
+                # runc's `ps ID -o pid,comm` and `exec ID sh -c ...` need.
+                pending = _next_slot(positionals, filled)
+                if pending is not None and pending.nargs == REMAINDER:
+                    only_positionals = True
             if not only_positionals and token.startswith("-") and token != "-":
                 if token in ("-h", "--help"):
                     self.print_help(sys.stdout)
