@@ -19,8 +19,6 @@ def _error_lines(stderr: str) -> list[str]:
 @pytest.mark.parametrize("verb", [("state",), ("start",), ("kill", "KILL"), ("delete",), ("pause",)],
                          ids=lambda v: v[0])
 def test_unknown_id(rt, verb: tuple[str, ...]) -> None:
-    if verb[0] == "pause" and rt.is_simcon:
-        pytest.skip("pause is not part of the runtime core")
     cid = rt.new_id("missing")
     proc = rt.run(verb[0], cid, *verb[1:])
     assert proc.returncode != 0
