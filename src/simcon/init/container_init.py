@@ -13,24 +13,16 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
-import signal
 import socket
-import stat
 
 from simcon.init import rootfs as fs
-from simcon.init import sync, tiny_init
+from simcon.init import process_setup, sync, tiny_init
 from simcon.init.hooks import HookFailed, run_hook
-from simcon.linux import capabilities as caps
 from simcon.linux import lsm
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
-from simcon.linux import pty
 from simcon.linux import seccomp
-from simcon.linux import trampoline
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) -> None:  # noqa: ANN001
@@ -197,26 +189,18 @@ class _Init:
                 raise
 
     def setup_console(self) -> None:
-        """Open a pty in the container's devpts, bind its slave to /dev/console, hand the master over
-        the console socket, and make the slave the init's stdio and controlling terminal."""
+        """A pty in the container's devpts: its slave bound to /dev/console, the master handed over the
+        console socket, the slave the init's stdio and controlling terminal."""
         p = self.plan
-        master, slave_path = pty.open_master("/dev/ptmx")
+        master, slave_path = process_setup.open_console(p.console_size)
         try:
-            if p.console_size:
-                pty.set_window_size(master, *p.console_size)
             if not os.path.lexists("/dev/console"):
                 os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             m.mount(slave_path, "/dev/console", None, m.MS_BIND)
-            socket.send_fds(p.console_socket, [slave_path.encode()], [master])
-        finally:
+        except BaseException:
             os.close(master)
-        p.console_socket.close()
-        slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
-        os.fchown(slave, p.uid, p.gid)
-        pty.make_controlling_terminal(slave)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        os.close(slave)
+            raise
+        process_setup.hand_over_console(p.console_socket, master, slave_path, p.uid, p.gid)
 
     def load_seccomp(self) -> None:
         p = self.plan
@@ -240,56 +224,20 @@ class _Init:
             f.write(value)
 
     def set_rlimits(self) -> None:
-        for number, soft, hard in self.plan.rlimits:
-            resource.setrlimit(number, (soft, hard))
+        process_setup.set_rlimits(self.plan.rlimits)
 
     def drop_bounding_capabilities(self) -> None:
-        # While we still hold CAP_SETPCAP: it is in the effective set until set_capabilities.
-        c = self.plan.capabilities
-        for bit in range(c.last_cap + 1):
-            if not c.bounding & (1 << bit):
-                caps.bounding_drop(bit)
+        process_setup.drop_bounding_capabilities(self.plan.capabilities)
 
     def switch_user(self) -> None:
         p = self.plan
-        # keep-caps: a switch away from uid 0 would otherwise empty the permitted set set_capabilities trims.
-        if p.capabilities is not None:
-            caps.set_keepcaps(True)
-        # Order matters: supplementary groups and gid can only be changed while still privileged.
-        os.setgroups(p.additional_gids)
-        os.setresgid(p.gid, p.gid, p.gid)
-        os.setresuid(p.uid, p.uid, p.uid)
-        if p.capabilities is not None:
-            caps.set_keepcaps(False)
+        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None)
 
     def set_capabilities(self) -> None:
-        c = self.plan.capabilities
-        caps.capset(c.effective, c.permitted, c.inheritable)
-        caps.ambient_clear_all()
-        for bit in range(c.last_cap + 1):
-            if c.ambient & (1 << bit):
-                caps.ambient_raise(bit)
+        process_setup.set_capabilities(self.plan.capabilities)
 
     def find_executable(self) -> None:
-        name = self.plan.args[0]
-        if "/" in name:
-            self.executable = name
-            os.stat(name)
-            return
-        path = DEFAULT_PATH
-        for entry in self.plan.env:
-            if entry.startswith("PATH="):
-                path = entry[5:]
-        for directory in path.split(":"):
-            candidate = os.path.join(directory or ".", name)
-            try:
-                st = os.stat(candidate)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
-                self.executable = candidate
-                return
-        raise sync.InitError("exec", f'"{name}": executable file not found in $PATH')
+        self.executable = process_setup.find_executable(self.plan.args[0], self.plan.env)
 
     # -- after the parent let go ---------------------------------------------------------------------------
 
@@ -309,16 +257,9 @@ class _Init:
             self._run_hooks("startContainer", p.start_container_hooks)
         if p.tiny_init:
             tiny_init.stay_as_pid1()  # returns in the child, which execs below
-        env: dict[str, str] = {}
-        for entry in p.env:
-            key, sep, value = entry.partition("=")
-            if sep:
-                env[key] = value
+        env = process_setup.environment(p.env)
         os.umask(p.umask if p.umask is not None else 0o022)
-        # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; ignored signals survive execve, so undo that.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        process_setup.reset_signals()
         if p.no_new_privileges:
             proc.set_no_new_privs()
         if p.apparmor_profile:
@@ -326,24 +267,12 @@ class _Init:
         # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
         first = 3 + p.preserve_fds
         keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
-        low = first
         listener = p.seccomp_listener.fileno() if p.seccomp_listener is not None else -1
-        for kept in sorted(fd for fd in (keep, listener) if fd >= first):
-            os.closerange(low, kept)
-            low = kept + 1
-        os.closerange(low, 1 << 20)
+        process_setup.close_fds_except(first, (keep, listener))
         if p.seccomp is not None and p.no_new_privileges:
             # The very last step, so none of SimCon's own setup runs under the container's filter.
             self.load_seccomp()
-        if keep >= 0:
-            # Through the sealed trampoline, so the program never finds the host's interpreter at /proc/self/exe.
-            # By path and plain execve (which any seccomp profile allows), by fd only when /proc is not mounted.
-            argv = [trampoline.ARGV0, self.executable, *p.args]
-            try:
-                os.execve(f"/proc/self/fd/{keep}", argv, env)
-            except FileNotFoundError:
-                os.execve(keep, argv, env)
-        os.execve(self.executable, p.args, env)
+        process_setup.execve(self.executable, p.args, env, keep)
 
 
 def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001

@@ -23,21 +23,12 @@ namespace comes last: after it, /proc/PID/ns of the host is out of reach. Its ro
 from __future__ import annotations
 
 import os
-import resource
-import signal
-import socket
-import stat
 
-from simcon.init import sync
-from simcon.linux import capabilities as caps
+from simcon.init import process_setup, sync
 from simcon.linux import lsm
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
-from simcon.linux import pty
 from simcon.linux import seccomp
-from simcon.linux import trampoline
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class ExecPlan:
@@ -130,20 +121,8 @@ class _Process:
     def setup_console(self) -> None:
         """A new pty in the container's devpts; the master goes over the console socket, the slave is our stdio."""
         p = self.plan
-        master, slave_path = pty.open_master("/dev/ptmx")
-        try:
-            if p.console_size:
-                pty.set_window_size(master, *p.console_size)
-            socket.send_fds(p.console_socket, [slave_path.encode()], [master])
-        finally:
-            os.close(master)
-        p.console_socket.close()
-        slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
-        os.fchown(slave, p.uid, p.gid)
-        pty.make_controlling_terminal(slave)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        os.close(slave)
+        master, slave_path = process_setup.open_console(p.console_size)
+        process_setup.hand_over_console(p.console_socket, master, slave_path, p.uid, p.gid)
 
     def load_seccomp(self) -> None:
         try:
@@ -152,66 +131,26 @@ class _Process:
             raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
 
     def set_rlimits(self) -> None:
-        for number, soft, hard in self.plan.rlimits:
-            resource.setrlimit(number, (soft, hard))
+        process_setup.set_rlimits(self.plan.rlimits)
 
     def drop_bounding_capabilities(self) -> None:
-        c = self.plan.capabilities
-        for bit in range(c.last_cap + 1):
-            if not c.bounding & (1 << bit):
-                caps.bounding_drop(bit)
+        process_setup.drop_bounding_capabilities(self.plan.capabilities)
 
     def switch_user(self) -> None:
         p = self.plan
-        if p.capabilities is not None:
-            caps.set_keepcaps(True)
-        os.setgroups(p.additional_gids)
-        os.setresgid(p.gid, p.gid, p.gid)
-        os.setresuid(p.uid, p.uid, p.uid)
-        if p.capabilities is not None:
-            caps.set_keepcaps(False)
+        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None)
 
     def set_capabilities(self) -> None:
-        c = self.plan.capabilities
-        caps.capset(c.effective, c.permitted, c.inheritable)
-        caps.ambient_clear_all()
-        for bit in range(c.last_cap + 1):
-            if c.ambient & (1 << bit):
-                caps.ambient_raise(bit)
+        process_setup.set_capabilities(self.plan.capabilities)
 
     def find_executable(self) -> None:
-        name = self.plan.args[0]
-        if "/" in name:
-            os.stat(name)
-            self.executable = name
-            return
-        path = DEFAULT_PATH
-        for entry in self.plan.env:
-            if entry.startswith("PATH="):
-                path = entry[5:]
-        for directory in path.split(":"):
-            candidate = os.path.join(directory or ".", name)
-            try:
-                st = os.stat(candidate)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
-                self.executable = candidate
-                return
-        raise _Failed(f'exec: "{name}": executable file not found in $PATH')
+        self.executable = process_setup.find_executable(self.plan.args[0], self.plan.env)
 
     def exec(self) -> None:
         p = self.plan
-        env: dict[str, str] = {}
-        for entry in p.env:
-            key, sep, value = entry.partition("=")
-            if sep:
-                env[key] = value
+        env = process_setup.environment(p.env)
         os.umask(p.umask if p.umask is not None else 0o022)
-        # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; ignored signals survive execve, so undo that.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        process_setup.reset_signals()
         if p.no_new_privileges:
             proc.set_no_new_privs()
         # Only stdio and the preserved fds reach the process; the channel stays open (CLOEXEC) to report a
@@ -219,25 +158,11 @@ class _Process:
         if p.apparmor_profile:
             lsm.apparmor_exec(p.apparmor_profile)
         first = 3 + p.preserve_fds
-        low = first
-        for kept in sorted(fd for fd in (self.channel.fileno(), p.exec_trampoline_fd) if fd >= first):
-            os.closerange(low, kept)
-            low = kept + 1
-        os.closerange(low, 1 << 20)
+        process_setup.close_fds_except(first, (self.channel.fileno(), p.exec_trampoline_fd))
         if p.seccomp is not None and p.no_new_privileges:
             self.load_seccomp()  # last, so none of SimCon's own steps run under the container's filter
-        if p.exec_trampoline_fd >= first:
-            # Through the sealed trampoline, as the container init does (see linux.trampoline).
-            argv = [trampoline.ARGV0, self.executable, *p.args]
-            try:
-                os.execve(f"/proc/self/fd/{p.exec_trampoline_fd}", argv, env)
-            except FileNotFoundError:
-                os.execve(p.exec_trampoline_fd, argv, env)
-        os.execve(self.executable, p.args, env)
-
-
-class _Failed(Exception):
-    """A step failed for a reason that is not an OSError; the text is what the user sees."""
+        trampoline_fd = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
+        process_setup.execve(self.executable, p.args, env, trampoline_fd)
 
 
 def _run_process(plan: ExecPlan, channel: sync.Channel) -> None:

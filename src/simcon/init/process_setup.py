@@ -1,0 +1,142 @@
+"""The steps that turn a SimCon child into the container's process, shared by the container init and `exec`.
+
+Both run them in the same order around the uid switch: rlimits, bounding set, user (with keep-caps), the
+remaining capability sets, the executable lookup, then the last moments before execve (signals, umask,
+no_new_privs, closing every fd that is not stdio or preserved, seccomp, execve through the trampoline).
+Each function takes plain values from a plan; nothing here reads the config.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import stat
+
+from simcon.init import sync
+from simcon.linux import capabilities as caps
+from simcon.linux import pty
+from simcon.linux import trampoline
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; ignored signals survive execve, so these are undone.
+_PYTHON_DISPOSITIONS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def set_rlimits(rlimits: list[tuple[int, int, int]]) -> None:
+    for number, soft, hard in rlimits:
+        resource.setrlimit(number, (soft, hard))
+
+
+def drop_bounding_capabilities(capabilities) -> None:  # noqa: ANN001 - a security.CapsPlan
+    # While we still hold CAP_SETPCAP: it is in the effective set until set_capabilities.
+    for bit in range(capabilities.last_cap + 1):
+        if not capabilities.bounding & (1 << bit):
+            caps.bounding_drop(bit)
+
+
+def switch_user(uid: int, gid: int, additional_gids: list[int], *, keep_caps: bool) -> None:
+    # keep-caps: a switch away from uid 0 would otherwise empty the permitted set set_capabilities trims.
+    if keep_caps:
+        caps.set_keepcaps(True)
+    # Order matters: supplementary groups and gid can only be changed while still privileged.
+    os.setgroups(additional_gids)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if keep_caps:
+        caps.set_keepcaps(False)
+
+
+def set_capabilities(capabilities) -> None:  # noqa: ANN001 - a security.CapsPlan
+    caps.capset(capabilities.effective, capabilities.permitted, capabilities.inheritable)
+    caps.ambient_clear_all()
+    for bit in range(capabilities.last_cap + 1):
+        if capabilities.ambient & (1 << bit):
+            caps.ambient_raise(bit)
+
+
+def find_executable(name: str, env: list[str]) -> str:
+    """The path execve gets for ``name``: searched in the process's own PATH (not SimCon's), as runc does."""
+    if "/" in name:
+        os.stat(name)
+        return name
+    path = DEFAULT_PATH
+    for entry in env:
+        if entry.startswith("PATH="):
+            path = entry[5:]
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
+            return candidate
+    raise sync.InitError("exec", f'"{name}": executable file not found in $PATH')
+
+
+def open_console(console_size: tuple[int, int] | None) -> tuple[int, str]:
+    """A new pty on the container's devpts: (master fd, slave path)."""
+    master, slave_path = pty.open_master("/dev/ptmx")
+    try:
+        if console_size:
+            pty.set_window_size(master, *console_size)
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave_path
+
+
+def hand_over_console(console_socket: socket.socket, master: int, slave_path: str, uid: int, gid: int) -> None:
+    """Send the master over the console socket, then make the slave our stdio and controlling terminal."""
+    try:
+        socket.send_fds(console_socket, [slave_path.encode()], [master])
+    finally:
+        os.close(master)
+    console_socket.close()
+    slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
+    os.fchown(slave, uid, gid)
+    pty.make_controlling_terminal(slave)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
+
+
+def environment(env: list[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for entry in env:
+        key, sep, value = entry.partition("=")
+        if sep:
+            result[key] = value
+    return result
+
+
+def reset_signals() -> None:
+    for sig in _PYTHON_DISPOSITIONS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def close_fds_except(first: int, keep: tuple[int, ...]) -> None:
+    """Close every fd from ``first`` up, except those in ``keep`` (only stdio and preserved fds may reach
+    the container's process)."""
+    low = first
+    for kept in sorted(fd for fd in keep if fd >= first):
+        os.closerange(low, kept)
+        low = kept + 1
+    os.closerange(low, 1 << 20)
+
+
+def execve(executable: str, args: list[str], env: dict[str, str], trampoline_fd: int) -> None:
+    """Exec ``executable``, through the sealed trampoline when there is one (see linux.trampoline), so the
+    program never finds the host's interpreter at /proc/self/exe. By path with a plain execve (which any
+    seccomp profile allows); by fd only when /proc is not mounted."""
+    if trampoline_fd >= 0:
+        argv = [trampoline.ARGV0, executable, *args]
+        try:
+            os.execve(f"/proc/self/fd/{trampoline_fd}", argv, env)
+        except FileNotFoundError:
+            os.execve(trampoline_fd, argv, env)
+    os.execve(executable, args, env)
