@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "create a container from a bundle (its process waits for `start`)"
@@ -20,6 +22,9 @@ def add_create_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--init", action="store_true",
                         help="keep a tiny init as PID 1 that reaps orphans and forwards signals "
                              "(also: annotation run.oci.simcon.init=true)")
+    parser.add_argument("--seccomp-profile", default=None, metavar="FILE",
+                        help="apply this seccomp profile (OCI linux.seccomp or Docker JSON) instead of the "
+                             "config's; 'unconfined' for none")
     parser.add_argument("container_id", metavar="ID")
 
 
@@ -36,7 +41,15 @@ def options_from(args: Namespace):  # noqa: ANN201
                                container_id=args.container_id)
     return CreateOptions(bundle=args.bundle, pid_file=args.pid_file, console_socket=args.console_socket,
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
-                         preserve_fds=args.preserve_fds, init=args.init)
+                         preserve_fds=args.preserve_fds, init=args.init,
+                         seccomp_profile=args.seccomp_profile, rootless=rootless_mode(args.rootless))
+
+
+def rootless_mode(value: str) -> bool:
+    """The global ``--rootless true|false|auto``; auto: rootless when not root (as runc decides)."""
+    if value == "auto":
+        return os.geteuid() != 0
+    return value == "true"
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001

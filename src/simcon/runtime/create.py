@@ -21,11 +21,12 @@ from simcon.runtime.state import ContainerState, LockedContainer, StateStore, ut
 
 class CreateOptions:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
-                 "relay_terminal", "init")
+                 "relay_terminal", "init", "seccomp_profile", "rootless")
 
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
-                 relay_terminal: bool = False, init: bool = False) -> None:
+                 relay_terminal: bool = False, init: bool = False, seccomp_profile: str | None = None,
+                 rootless: bool | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -36,6 +37,10 @@ class CreateOptions:
         self.relay_terminal = relay_terminal
         # `--init`: the SimCon init stays as PID 1, reaping orphans and forwarding signals (see init.tiny_init).
         self.init = init
+        # `--seccomp-profile`: a profile file (or "unconfined") that replaces the config's linux.seccomp.
+        self.seccomp_profile = seccomp_profile
+        # The global `--rootless`; None is "auto": rootless when not running as root.
+        self.rootless = os.geteuid() != 0 if rootless is None else rootless
 
 
 class Created:
@@ -72,7 +77,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     for problem in warnings:
         log.warning(f"{config_file}: {problem}")
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
-                      preserve_fds=options.preserve_fds)
+                      preserve_fds=options.preserve_fds, seccomp_profile=options.seccomp_profile)
     plan.new_session_keyring = not options.no_new_keyring
     start_timeout = _start_timeout(spec.annotations, config_file)
     _bound(plan.start_container_hooks, start_timeout)

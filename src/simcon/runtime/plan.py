@@ -158,8 +158,11 @@ def hooks_of(hooks: object | None, name: str) -> list[HookPlan]:
 
 
 def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_pivot: bool = False,
-               preserve_fds: int = 0) -> LaunchPlan:
-    """Turn a validated ``Spec`` into a ``LaunchPlan``. Raises ``ConfigError`` naming the JSON path."""
+               preserve_fds: int = 0, seccomp_profile: str | None = None) -> LaunchPlan:
+    """Turn a validated ``Spec`` into a ``LaunchPlan``. Raises ``ConfigError`` naming the JSON path.
+
+    ``seccomp_profile``: a profile file (or ``unconfined``) that replaces ``linux.seccomp`` (`--seccomp-profile`).
+    """
     plan = LaunchPlan()
     plan.container_id = container_id
     plan.bundle = bundle
@@ -234,7 +237,7 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         plan.additional_gids = list(process.user.additional_gids or [])
         plan.umask = process.user.umask
 
-    _plan_security(plan, spec, config_file)
+    _plan_security(plan, spec, config_file, seccomp_profile)
 
     plan.create_runtime_hooks = bool(hooks_of(spec.hooks, "prestart") or hooks_of(spec.hooks, "create_runtime"))
     plan.create_container_hooks = hooks_of(spec.hooks, "create_container")
@@ -242,7 +245,7 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
     return plan
 
 
-def _plan_security(plan: LaunchPlan, spec, config_file: str) -> None:  # noqa: ANN001
+def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: str | None = None) -> None:  # noqa: ANN001
     from simcon.runtime import security
 
     process = spec.process
@@ -254,7 +257,11 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str) -> None:  # noqa: A
     if linux is not None:
         plan.sysctl = security.sysctl_plan(linux.sysctl, plan.has_namespace, config_file)
         plan.personality = security.personality_plan(linux.personality, config_file)
-        if linux.seccomp is not None:
-            plan.seccomp = security.seccomp_plan(linux.seccomp, config_file)
-            if plan.seccomp.listener_path:
-                security.seccomp_listener_plan(plan, spec, config_file)
+    seccomp, seccomp_file = (linux.seccomp if linux is not None else None), config_file
+    if seccomp_profile is not None:
+        bounding = list(process.capabilities.bounding) if process.capabilities is not None else []
+        seccomp, seccomp_file = security.seccomp_profile(seccomp_profile, bounding), seccomp_profile
+    if seccomp is not None:
+        plan.seccomp = security.seccomp_plan(seccomp, seccomp_file)
+        if plan.seccomp.listener_path:
+            security.seccomp_listener_plan(plan, spec, seccomp_file)

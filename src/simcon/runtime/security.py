@@ -398,6 +398,22 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
                        seccomp.listener_metadata)
 
 
+def seccomp_profile(path: str, bounding: list[str]):  # noqa: ANN201 - a model.Seccomp, or None
+    """The ``--seccomp-profile FILE`` option: a profile file (OCI ``linux.seccomp`` or Docker/moby format, read
+    as ``simcon spec --seccomp`` reads it) that replaces the config's filter; ``unconfined``: no filter."""
+    if path == "unconfined":
+        return None
+    import json
+
+    from simcon.spec.load import decode_seccomp
+    from simcon.spec.seccomp import profile_from_file
+
+    if not os.path.exists(path):
+        raise ConfigError(path, "", "no such seccomp profile file")
+    profile = profile_from_file(path, bounding)
+    return decode_seccomp(json.dumps(profile).encode(), path)
+
+
 def seccomp_listener_plan(plan, spec, config_file: str) -> None:  # noqa: ANN001
     """For SCMP_ACT_NOTIFY: connect to listenerPath now (the init cannot reach it after pivot_root) and prepare
     the containerProcessState the init sends with the listener fd; the init adds its pid."""

@@ -24,7 +24,7 @@ from simcon.errors import ConfigError
 from simcon.spec.model import Process, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
-__all__ = ["decode_config", "decode_process", "load_config", "load_config_with_warnings", "read_json_file"]
+__all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings", "read_json_file"]
 
 # Built on first use: preparing a typed decoder walks every model (a few ms), which commands that never read a
 # config should not pay for.
@@ -70,6 +70,13 @@ def decode_process(data: bytes, file: str) -> Process:
     if errors:
         raise ConfigError(file, errors[0].path, errors[0].message)
     return process
+
+
+def decode_seccomp(data: bytes, file: str):  # noqa: ANN201 - a model.Seccomp
+    """Decode a standalone ``linux.seccomp`` object (a profile file); JSON paths start at its top level."""
+    from simcon.spec.model import Seccomp
+
+    return _decode(data, Seccomp, file)
 
 
 def read_json_file(file: str) -> bytes:
