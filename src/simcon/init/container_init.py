@@ -50,8 +50,13 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
         if plan.new_user_namespace:
             step = "create the user namespace"
             ns.unshare(ns.CLONE_NEWUSER)
+            if plan.setgroups_denied:
+                # An unprivileged parent can write the maps of a dumpable process only (a non-dumpable one's
+                # /proc files belong to root). Nothing of the container runs yet, and the parent is our own user.
+                proc.set_dumpable(True)
             channel.send(sync.IDMAP_REQUEST)
             channel.expect(sync.IDMAP_DONE, "wait for the uid and gid maps")
+            proc.set_dumpable(False)
             step = "become root in the user namespace"
             # Whatever the init creates must belong to an id inside the maps, and the new namespaces to this one.
             os.setresgid(0, 0, 0)
@@ -231,7 +236,8 @@ class _Init:
 
     def switch_user(self) -> None:
         p = self.plan
-        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None)
+        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None,
+                                  setgroups_denied=p.setgroups_denied)
 
     def set_capabilities(self) -> None:
         process_setup.set_capabilities(self.plan.capabilities)

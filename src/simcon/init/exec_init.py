@@ -45,6 +45,7 @@ class ExecPlan:
         self.uid = 0
         self.gid = 0
         self.additional_gids: list[int] = []
+        self.setgroups_denied = False  # the container's user namespace denies setgroups(2) (rootless)
         self.umask: int | None = None
         self.terminal = False
         self.console_size: tuple[int, int] | None = None
@@ -138,7 +139,8 @@ class _Process:
 
     def switch_user(self) -> None:
         p = self.plan
-        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None)
+        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None,
+                                  setgroups_denied=p.setgroups_denied)
 
     def set_capabilities(self) -> None:
         process_setup.set_capabilities(self.plan.capabilities)

@@ -37,12 +37,16 @@ def drop_bounding_capabilities(capabilities) -> None:  # noqa: ANN001 - a securi
             caps.bounding_drop(bit)
 
 
-def switch_user(uid: int, gid: int, additional_gids: list[int], *, keep_caps: bool) -> None:
+def switch_user(uid: int, gid: int, additional_gids: list[int], *, keep_caps: bool,
+                setgroups_denied: bool = False) -> None:
     # keep-caps: a switch away from uid 0 would otherwise empty the permitted set set_capabilities trims.
     if keep_caps:
         caps.set_keepcaps(True)
     # Order matters: supplementary groups and gid can only be changed while still privileged.
-    os.setgroups(additional_gids)
+    # A user namespace an unprivileged user made has setgroups(2) denied (the kernel's price for letting it write
+    # gid_map): the groups cannot change there, and the plan refused additionalGids already.
+    if not setgroups_denied:
+        os.setgroups(additional_gids)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if keep_caps:

@@ -79,6 +79,7 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
                       preserve_fds=options.preserve_fds, seccomp_profile=options.seccomp_profile)
     plan.new_session_keyring = not options.no_new_keyring
+    plan.rootless = options.rootless
     start_timeout = _start_timeout(spec.annotations, config_file)
     _bound(plan.start_container_hooks, start_timeout)
     plan.tiny_init = options.init or _wants_init(spec.annotations)
@@ -227,14 +228,14 @@ class _Launcher:
             import simcon.init.hooks  # noqa: F401 - the init runs hooks after pivot_root, when imports fail
 
         cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id)
-        cgroups.create()
-        self.cgroups = cgroups
-        from simcon.runtime.cgroup_ops import apply_spec_resources
+        if _create_cgroups(cgroups, plan, spec, self.id):
+            self.cgroups = cgroups
+            from simcon.runtime.cgroup_ops import apply_spec_resources
 
-        apply_spec_resources(cgroups, spec)
-        self.state.cgroup = cgroups.to_state()
-        plan.unified_cgroup_only = cgroups.mode == "unified"
-        plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
+            apply_spec_resources(cgroups, spec)
+            self.state.cgroup = cgroups.to_state()
+            plan.unified_cgroup_only = cgroups.mode == "unified"
+            plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
 
         os.mkfifo(self.locked.fifo_path, 0o622)
         # Explicitly, past the umask: the init opens it after switching to the container's user.
@@ -273,7 +274,8 @@ class _Launcher:
         for fd in idmapped_trees:
             os.close(fd)
         try:
-            cgroups.add_process(pid)
+            if self.cgroups is not None:
+                self.cgroups.add_process(pid)
             parent_inter.send(sync.PROCEED)
             if plan.new_user_namespace:
                 _write_id_maps(parent_inter, pid, plan, os.path.join(self.state.bundle, "config.json"))
@@ -327,6 +329,38 @@ class _Launcher:
             cause.args = (cause.message,)
 
 
+def _create_cgroups(cgroups, plan, spec, container_id: str) -> bool:  # noqa: ANN001
+    """Create the container's cgroup; False when a rootless container runs without one.
+
+    As runc does: a rootless container whose user may not write the cgroup hierarchy runs in the cgroup of its
+    creator, and its linux.resources are ignored with a warning (they cannot be applied)."""
+    import errno
+
+    from simcon import log
+    from simcon.errors import CgroupError
+
+    try:
+        cgroups.create()
+        return True
+    except CgroupError as exc:
+        if not plan.rootless or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        where = exc.path or "the cgroup hierarchy"
+    resources = spec.linux.resources if spec.linux else None
+    if resources is not None and any(v for v in _fields(resources)):
+        log.warning(f"{container_id}: rootless: no cgroup (this user cannot create {where}); "
+                    "linux.resources ignored")
+    else:
+        log.debug(f"{container_id}: rootless: no cgroup (this user cannot create {where})")
+    return False
+
+
+def _fields(model) -> list:  # noqa: ANN001
+    import msgspec
+
+    return list(msgspec.to_builtins(model).values())
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
@@ -340,6 +374,13 @@ def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: 
     from simcon.init import sync
 
     channel.expect(sync.IDMAP_REQUEST, "create the user namespace")
+    if plan.setgroups_denied:
+        try:
+            with open(f"/proc/{pid}/setgroups", "w") as f:
+                f.write("deny")
+        except OSError as exc:
+            raise ConfigError(config_file, "linux.gidMappings",
+                              f"cannot deny setgroups for the new user namespace ({exc.strerror})") from None
     for name, field, maps in (("uid_map", "uidMappings", plan.uid_mappings),
                               ("gid_map", "gidMappings", plan.gid_mappings)):
         text = "".join(f"{inside} {outside} {size}\n" for inside, outside, size in maps)

@@ -195,6 +195,10 @@ def _plan(process, source: str, state: ContainerState, options: ExecOptions):  #
     plan.uid = process.user.uid or 0
     plan.gid = process.user.gid or 0
     plan.additional_gids = list(process.user.additional_gids or [])
+    plan.setgroups_denied = _setgroups_denied(state.pid)
+    if plan.setgroups_denied and plan.additional_gids:
+        raise ConfigError(source, "user.additionalGids", "the container's user namespace denies setgroups "
+                                                         "(a rootless container): no supplementary groups")
     plan.umask = process.user.umask
     plan.terminal = bool(process.terminal)
     if process.console_size is not None:
@@ -205,6 +209,21 @@ def _plan(process, source: str, state: ContainerState, options: ExecOptions):  #
         raise ConfigError(source, "cwd", f"must be an absolute path (got {plan.cwd!r})")
     _plan_security(plan, process, source)
     return plan
+
+
+def _own_user_namespace(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    except OSError:
+        return False
+
+
+def _setgroups_denied(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/setgroups", "rb") as f:
+            return f.read().strip() == b"deny"
+    except OSError:
+        return False
 
 
 def _container_seccomp(state: ContainerState, directory: str):  # noqa: ANN202
@@ -243,7 +262,10 @@ def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
         if source != "exec" or flag is None:
             raise
         raise UsageError(f"{flag}: {exc.problem}") from None
-    plan.capabilities = security.capabilities_plan(process.capabilities, source, "" if source != "exec" else "process.")
+    # Joining a user namespace of the container's own, the process holds every capability of its bounding set.
+    own = security.bounding_set() if _own_user_namespace(plan.init_pid) else None
+    plan.capabilities = security.capabilities_plan(process.capabilities, source, "" if source != "exec" else "process.",
+                                                   own_permitted=own)
     plan.rlimits = security.rlimits_plan(process.rlimits, source, "" if source != "exec" else "process.")
 
 

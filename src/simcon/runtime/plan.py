@@ -146,6 +146,10 @@ class LaunchPlan:
         self.seccomp_listener_state: dict | None = None  # containerProcessState, sent with the listener fd
         self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
         self.gid_mappings: list[tuple[int, int, int]] = []
+        # An unprivileged user's new user namespace: the parent writes "deny" to setgroups before gid_map, as the
+        # kernel requires, and the init then cannot call setgroups(2).
+        self.setgroups_denied = False
+        self.rootless = False  # the global --rootless (auto: not root): cgroups are skipped where not writable
 
     def has_namespace(self, kind: str) -> bool:
         return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
@@ -198,6 +202,7 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
             plan.unshare_flags &= ~NAMESPACES["user"][0]
             plan.new_user_namespace = True
             plan.uid_mappings, plan.gid_mappings = security.id_mappings_plan(linux, spec.process, config_file)
+            plan.setgroups_denied = os.geteuid() != 0
 
     for i, mnt in enumerate(spec.mounts or []):
         try:
@@ -251,7 +256,9 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: st
     process = spec.process
     linux = spec.linux
     plan.apparmor_profile = security.check_lsm_labels(process, linux, config_file)
-    plan.capabilities = security.capabilities_plan(process.capabilities, config_file)
+    # In a user namespace of its own the init holds every capability of its bounding set, whatever SimCon holds.
+    own = security.bounding_set() if plan.new_user_namespace else None
+    plan.capabilities = security.capabilities_plan(process.capabilities, config_file, own_permitted=own)
     plan.rlimits = security.rlimits_plan(process.rlimits, config_file)
     plan.oom_score_adj = security.oom_score_adj_plan(process.oom_score_adj, config_file)
     if linux is not None:

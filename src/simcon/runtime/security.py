@@ -44,6 +44,14 @@ def _own_permitted() -> int:
     return caps.capget()[1]
 
 
+def bounding_set() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", *,  # noqa: ANN001
                       last_cap: int | None = None, own_permitted: int | None = None) -> CapsPlan:
     """Bit masks of ``process.capabilities`` (no section: no capabilities at all, as in runc).
@@ -463,13 +471,25 @@ def _mapped(value: int, maps: list[tuple[int, int, int]]) -> bool:
     return any(inside <= value < inside + size for inside, _, size in maps)
 
 
+def _check_unprivileged_maps(uid_maps: list, gid_maps: list, process, config_file: str) -> None:  # noqa: ANN001
+    """What the kernel lets an unprivileged user write itself: one line mapping its own euid (egid), size 1.
+    More would need the setuid helpers newuidmap/newgidmap and /etc/subuid, which SimCon does not use yet."""
+    for field, maps, own in (("uidMappings", uid_maps, os.geteuid()), ("gidMappings", gid_maps, os.getegid())):
+        if len(maps) != 1 or maps[0][1] != own or maps[0][2] != 1:
+            shown = ", ".join(f"{inside}:{outside}:{size}" for inside, outside, size in maps)
+            raise UnsupportedError(
+                f"{config_file}: linux.{field}: rootless: as uid {os.geteuid()} SimCon can only map your own "
+                f"{'uid' if field == 'uidMappings' else 'gid'} {own} (one mapping, size 1), not {shown}; "
+                "more ranges need newuidmap/newgidmap, which SimCon does not use yet")
+    if process.user.additional_gids:
+        raise UnsupportedError(f"{config_file}: process.user.additionalGids: rootless: setgroups is denied in a "
+                               "user namespace an unprivileged user creates, so no supplementary groups")
+
+
 def id_mappings_plan(linux, process, config_file: str) -> tuple[list, list]:  # noqa: ANN001
     """(uid maps, gid maps) as (container id, host id, size) for a new user namespace, checked so the kernel and
     the init will not refuse them: ranges that do not overlap, container id 0 mapped (the init sets the container
     up as root inside), and every id the process runs as mapped."""
-    if os.geteuid() != 0:
-        raise UnsupportedError(f"{config_file}: linux.namespaces: a user namespace as a non-root user needs "
-                               "newuidmap/newgidmap (rootless), which SimCon does not support yet")
     result = []
     for field, mappings in (("uidMappings", linux.uid_mappings), ("gidMappings", linux.gid_mappings)):
         where = f"linux.{field}"
@@ -491,6 +511,8 @@ def id_mappings_plan(linux, process, config_file: str) -> tuple[list, list]:  # 
                                                   "inside the user namespace)")
         result.append(maps)
     uid_maps, gid_maps = result
+    if os.geteuid() != 0:
+        _check_unprivileged_maps(uid_maps, gid_maps, process, config_file)
     user = process.user
     if not _mapped(user.uid, uid_maps):
         raise ConfigError(config_file, "process.user.uid", f"{user.uid} is not mapped by linux.uidMappings")
