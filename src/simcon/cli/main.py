@@ -51,7 +51,8 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--systemd-cgroup", action="store_true",
                         help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
     parser.add_argument("--rootless", default="auto", choices=("true", "false", "auto"),
-                        help="accepted for runc compatibility")
+                        help="rootless mode for create/run: a container without a cgroup where the user cannot "
+                             "create one (auto: when not running as root)")
     parser.add_argument("--criu", default=None, help=SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
