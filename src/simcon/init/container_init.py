@@ -17,7 +17,6 @@ import socket
 
 from simcon.init import rootfs as fs
 from simcon.init import process_setup, sync, tiny_init
-from simcon.init.hooks import HookFailed, run_hook
 from simcon.linux import lsm
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
@@ -175,6 +174,9 @@ class _Init:
         self.state = message["state"]
 
     def _run_hooks(self, kind: str, hooks: list) -> None:
+        # Imported by create before fork whenever the config has hooks (nothing can be imported after pivot).
+        from simcon.init.hooks import HookFailed, run_hook
+
         state_json = json.dumps(self.state).encode()
         for index, hook in enumerate(hooks):
             try:
