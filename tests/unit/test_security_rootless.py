@@ -26,6 +26,7 @@ def _process(additional_gids: list[int] | None = None) -> SimpleNamespace:
 def as_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(security.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(security.os, "getegid", lambda: 1001)
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no newuidmap/newgidmap
 
 
 def test_own_ids_single_mapping_is_accepted(as_user: None) -> None:
@@ -45,6 +46,15 @@ def test_anything_more_names_the_field_and_newuidmap(as_user: None, uid_maps: li
     with pytest.raises(SimconError) as info:
         security.id_mappings_plan(_linux(uid_maps, gid_maps), _process(), "config.json")
     assert where in str(info.value) and "newuidmap" in str(info.value)
+
+
+def test_with_newuidmap_more_ranges_are_left_to_it(as_user: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    uid_maps = _maps((0, 1000, 1), (1, 100000, 65536))
+    gid_maps = _maps((0, 1001, 1), (1, 100000, 65536))
+    assert security.id_mappings_plan(_linux(uid_maps, gid_maps), _process([5]), "config.json")[0][1] == (1, 100000,
+                                                                                                           65536)
+    assert not security.own_ids_only([(0, 1000, 1), (1, 100000, 65536)], [(0, 1001, 1)])
 
 
 def test_additional_gids_cannot_be_set_where_setgroups_is_denied(as_user: None) -> None:

@@ -49,13 +49,15 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
         if plan.new_user_namespace:
             step = "create the user namespace"
             ns.unshare(ns.CLONE_NEWUSER)
-            if plan.setgroups_denied:
+            if plan.setgroups_denied or plan.id_map_helpers:
                 # An unprivileged parent can write the maps of a dumpable process only (a non-dumpable one's
                 # /proc files belong to root). Nothing of the container runs yet, and the parent is our own user.
                 proc.set_dumpable(True)
             channel.send(sync.IDMAP_REQUEST)
-            channel.expect(sync.IDMAP_DONE, "wait for the uid and gid maps")
+            maps = channel.expect(sync.IDMAP_DONE, "wait for the uid and gid maps")
             proc.set_dumpable(False)
+            # newgidmap may have denied setgroups (shadow does when no subgid range allows it).
+            plan.setgroups_denied = bool(maps.get("setgroups_denied", plan.setgroups_denied))
             step = "become root in the user namespace"
             # Whatever the init creates must belong to an id inside the maps, and the new namespaces to this one.
             os.setresgid(0, 0, 0)

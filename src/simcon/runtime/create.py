@@ -381,8 +381,12 @@ def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: 
         except OSError as exc:
             raise ConfigError(config_file, "linux.gidMappings",
                               f"cannot deny setgroups for the new user namespace ({exc.strerror})") from None
-    for name, field, maps in (("uid_map", "uidMappings", plan.uid_mappings),
-                              ("gid_map", "gidMappings", plan.gid_mappings)):
+    if plan.id_map_helpers:
+        _run_id_map_helpers(pid, plan, config_file)
+        writes = ()
+    else:
+        writes = (("uid_map", "uidMappings", plan.uid_mappings), ("gid_map", "gidMappings", plan.gid_mappings))
+    for name, field, maps in writes:
         text = "".join(f"{inside} {outside} {size}\n" for inside, outside, size in maps)
         try:
             fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
@@ -392,4 +396,32 @@ def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: 
                 os.close(fd)
         except OSError as exc:
             raise ConfigError(config_file, f"linux.{field}", f"the kernel refused the map ({exc.strerror})") from None
-    channel.send(sync.IDMAP_DONE)
+    channel.send(sync.IDMAP_DONE, setgroups_denied=plan.setgroups_denied)
+
+
+def _run_id_map_helpers(pid: int, plan, config_file: str) -> None:  # noqa: ANN001
+    """newuidmap/newgidmap write maps beyond the user's own ids, as /etc/subuid and /etc/subgid allow."""
+    import subprocess
+
+    from simcon.errors import ConfigError
+
+    for helper, field, maps in (("newuidmap", "uidMappings", plan.uid_mappings),
+                                ("newgidmap", "gidMappings", plan.gid_mappings)):
+        argv = [helper, str(pid)] + [str(n) for triple in maps for n in triple]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError(config_file, f"linux.{field}", f"{helper} failed: {exc}") from None
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            said = said.removeprefix(f"{helper}: ")
+            raise ConfigError(config_file, f"linux.{field}", f"{helper} refused the map: {said} "
+                                                             "(see /etc/subuid and /etc/subgid)")
+    try:
+        with open(f"/proc/{pid}/setgroups") as f:
+            plan.setgroups_denied = f.read().strip() == "deny"
+    except OSError:
+        pass
+    if plan.setgroups_denied and plan.additional_gids:
+        raise ConfigError(config_file, "process.user.additionalGids",
+                          "rootless: newgidmap denied setgroups in the user namespace, so no supplementary groups")

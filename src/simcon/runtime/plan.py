@@ -149,6 +149,8 @@ class LaunchPlan:
         # An unprivileged user's new user namespace: the parent writes "deny" to setgroups before gid_map, as the
         # kernel requires, and the init then cannot call setgroups(2).
         self.setgroups_denied = False
+        # An unprivileged user's maps of more than its own ids: written by newuidmap/newgidmap (setuid helpers).
+        self.id_map_helpers = False
         self.rootless = False  # the global --rootless (auto: not root): cgroups are skipped where not writable
 
     def has_namespace(self, kind: str) -> bool:
@@ -202,7 +204,9 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
             plan.unshare_flags &= ~NAMESPACES["user"][0]
             plan.new_user_namespace = True
             plan.uid_mappings, plan.gid_mappings = security.id_mappings_plan(linux, spec.process, config_file)
-            plan.setgroups_denied = os.geteuid() != 0
+            if os.geteuid() != 0:
+                plan.id_map_helpers = not security.own_ids_only(plan.uid_mappings, plan.gid_mappings)
+                plan.setgroups_denied = not plan.id_map_helpers
 
     for i, mnt in enumerate(spec.mounts or []):
         try:

@@ -471,16 +471,31 @@ def _mapped(value: int, maps: list[tuple[int, int, int]]) -> bool:
     return any(inside <= value < inside + size for inside, _, size in maps)
 
 
+ID_MAP_HELPERS = ("newuidmap", "newgidmap")
+
+
+def own_ids_only(uid_maps: list, gid_maps: list) -> bool:
+    """Whether the maps are what the kernel lets an unprivileged user write itself: its own euid (egid), size 1."""
+    return all(len(maps) == 1 and maps[0][1] == own and maps[0][2] == 1
+               for maps, own in ((uid_maps, os.geteuid()), (gid_maps, os.getegid())))
+
+
 def _check_unprivileged_maps(uid_maps: list, gid_maps: list, process, config_file: str) -> None:  # noqa: ANN001
-    """What the kernel lets an unprivileged user write itself: one line mapping its own euid (egid), size 1.
-    More would need the setuid helpers newuidmap/newgidmap and /etc/subuid, which SimCon does not use yet."""
-    for field, maps, own in (("uidMappings", uid_maps, os.geteuid()), ("gidMappings", gid_maps, os.getegid())):
-        if len(maps) != 1 or maps[0][1] != own or maps[0][2] != 1:
-            shown = ", ".join(f"{inside}:{outside}:{size}" for inside, outside, size in maps)
-            raise UnsupportedError(
-                f"{config_file}: linux.{field}: rootless: as uid {os.geteuid()} SimCon can only map your own "
-                f"{'uid' if field == 'uidMappings' else 'gid'} {own} (one mapping, size 1), not {shown}; "
-                "more ranges need newuidmap/newgidmap, which SimCon does not use yet")
+    """Anything beyond the user's own ids goes through the setuid helpers newuidmap/newgidmap, which check
+    /etc/subuid and /etc/subgid; without them it is refused here."""
+    import shutil
+
+    if not own_ids_only(uid_maps, gid_maps):
+        if all(shutil.which(helper) for helper in ID_MAP_HELPERS):
+            return
+        for field, maps, own in (("uidMappings", uid_maps, os.geteuid()), ("gidMappings", gid_maps, os.getegid())):
+            if len(maps) != 1 or maps[0][1] != own or maps[0][2] != 1:
+                shown = ", ".join(f"{inside}:{outside}:{size}" for inside, outside, size in maps)
+                raise UnsupportedError(
+                    f"{config_file}: linux.{field}: rootless: as uid {os.geteuid()} SimCon can map only your own "
+                    f"{'uid' if field == 'uidMappings' else 'gid'} {own} (one mapping, size 1), not {shown}, "
+                    "without newuidmap/newgidmap (Debian package uidmap, with ranges in /etc/subuid and "
+                    "/etc/subgid)")
     if process.user.additional_gids:
         raise UnsupportedError(f"{config_file}: process.user.additionalGids: rootless: setgroups is denied in a "
                                "user namespace an unprivileged user creates, so no supplementary groups")
