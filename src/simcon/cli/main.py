@@ -13,7 +13,7 @@ from importlib import import_module
 
 from simcon import OCI_VERSION, __version__, log
 from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
-from simcon.errors import SimconError
+from simcon.errors import SimconError, UsageError
 
 # verb -> module under simcon.cli (a verb's module name differs where the verb is a Python keyword or builtin)
 VERBS = {
@@ -21,6 +21,9 @@ VERBS = {
     "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
 }
+
+# Verbs that never touch the state root (so they work without one, e.g. for a user without XDG_RUNTIME_DIR).
+STATELESS_VERBS = frozenset({"spec", "features"})
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -32,7 +35,13 @@ def default_root() -> str:
     if os.geteuid() == 0:
         return "/run/simcon"
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    return os.path.join(runtime_dir, "simcon") if runtime_dir else f"/tmp/simcon-{os.geteuid()}"
+    if runtime_dir:
+        return os.path.join(runtime_dir, "simcon")
+    # Never a guessable directory in /tmp: another user could create it first and own our state.
+    user_dir = f"/run/user/{os.geteuid()}"
+    if os.path.isdir(user_dir) and os.stat(user_dir).st_uid == os.geteuid():
+        return os.path.join(user_dir, "simcon")
+    raise UsageError("no state directory for a non-root user: set XDG_RUNTIME_DIR or pass --root DIR")
 
 
 def build_parser() -> tuple[ArgumentParser, dict]:
@@ -76,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from simcon.runtime.state import StateStore
 
-    store = StateStore(args.root or default_root())
     try:
+        store = None if args.command in STATELESS_VERBS else StateStore(args.root or default_root())
         return modules[args.command].run(args, store)
     except SimconError as exc:
         _report(args, exc, getattr(args, "container_id", None) or exc.container_id)
