@@ -11,18 +11,10 @@ import os
 from simcon.errors import ConfigError
 from simcon.linux import mount as m
 from simcon.linux.namespaces import NAMESPACES
-from simcon.runtime.mountopts import MountOptionError, finish_mount_plan, parse_options
+from simcon.runtime.mountopts import PROPAGATION_OPTIONS, MountOptionError, finish_mount_plan, parse_options
 
-ROOTFS_PROPAGATION = {
-    "private": m.MS_PRIVATE,
-    "rprivate": m.MS_PRIVATE | m.MS_REC,
-    "slave": m.MS_SLAVE,
-    "rslave": m.MS_SLAVE | m.MS_REC,
-    "shared": m.MS_SHARED,
-    "rshared": m.MS_SHARED | m.MS_REC,
-    "unbindable": m.MS_UNBINDABLE,
-    "runbindable": m.MS_UNBINDABLE | m.MS_REC,
-}
+# linux.rootfsPropagation takes the same names as a mount's propagation options.
+ROOTFS_PROPAGATION = PROPAGATION_OPTIONS
 
 
 class MountPlan:
