@@ -282,3 +282,29 @@ def test_symlinked_destination_resolved_inside_the_rootfs(rt) -> None:
     mounts = mountinfo_inside(rt, edit)
     assert mounts["/run"]["fstype"] == "tmpfs"
     assert "/var/run" not in mounts
+
+
+def test_remount_changes_the_existing_mount_in_place(rt) -> None:
+    def edit(bundle) -> None:  # noqa: ANN001
+        bundle.config["mounts"] += [
+            {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+            {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["remount", "ro"]},
+        ]
+
+    script = "grep ' /data ' /proc/self/mountinfo | wc -l; touch /data/x 2>/dev/null && echo rw || echo ro"
+    proc = rt.run_container(["sh", "-c", script], edit=edit)
+    assert proc.returncode == 0, rt.describe(proc)
+    # One mount, now read-only: the second entry changed the first instead of stacking a new tmpfs on it.
+    assert proc.stdout.split() == ["1", "ro"], proc.stdout
+
+
+def test_remount_of_a_path_that_is_not_a_mount_is_a_clear_error(rt) -> None:
+    def edit(bundle) -> None:  # noqa: ANN001
+        bundle.config["mounts"].append(
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["remount", "ro"]})
+
+    proc = rt.run_container(["true"], edit=edit)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert rt.root_entries() == []

@@ -333,6 +333,15 @@ def _destination(root_fd: int, mp, *, is_file: bool) -> int:  # noqa: ANN001
 
 
 def _mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
+    if mp.flags & m.MS_REMOUNT and not mp.is_bind:
+        # `remount` changes the flags of what is already mounted there (say, /dev made read-only after the
+        # devices were created), as runc does: no new mount, and the destination must be a mount already.
+        fd = open_in_root(root_fd, mp.destination)
+        try:
+            _mount(None, fd, None, mp.flags, mp.data or None)
+        finally:
+            os.close(fd)
+        return
     if mp.is_bind:
         if not os.path.exists(mp.source):
             raise OSError(errno.ENOENT, "bind source does not exist", mp.source)
