@@ -166,7 +166,6 @@ def test_lsm_detection_reads_the_kernel_files(tmp_path) -> None:
 
 
 def test_lsm_label_errors(monkeypatch) -> None:
-    from simcon.errors import UnsupportedError
     from simcon.spec.model import Linux, Process
 
     process = Process(args=["sh"], cwd="/", apparmor_profile="docker-default")
@@ -181,8 +180,7 @@ def test_lsm_label_errors(monkeypatch) -> None:
     assert security.check_lsm_labels(process, None, CFG) == "docker-default"
     selinux = Process(args=["sh"], cwd="/", selinux_label="system_u:system_r:container_t:s0")
     monkeypatch.setattr(security, "selinux_enabled", lambda: True)
-    with pytest.raises(UnsupportedError, match="applying SELinux labels is not supported by SimCon yet"):
-        security.check_lsm_labels(selinux, None, CFG)
+    assert security.check_lsm_labels(selinux, Linux(mount_label="x"), CFG) is None  # carried by the plan instead
     monkeypatch.setattr(security, "selinux_enabled", lambda: False)
     with pytest.raises(ConfigError, match="linux.mountLabel: SELinux is not enabled"):
         security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)

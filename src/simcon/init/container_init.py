@@ -274,6 +274,8 @@ class _Init:
             proc.set_no_new_privs()
         if p.apparmor_profile:
             lsm.apparmor_exec(p.apparmor_profile)  # through the container's /proc, for the next execve
+        if p.selinux_label:
+            lsm.selinux_exec(p.selinux_label)
         # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
         first = 3 + p.preserve_fds
         keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1

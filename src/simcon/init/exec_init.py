@@ -56,6 +56,7 @@ class ExecPlan:
         self.seccomp = None  # the container's runtime.security.SeccompPlan
         self.exec_trampoline_fd = -1  # the sealed memfd the process execs through (linux.trampoline)
         self.apparmor_profile: str | None = None
+        self.selinux_label: str | None = None
         self.preserve_fds = 0
 
 
@@ -159,6 +160,8 @@ class _Process:
         # failing execve.
         if p.apparmor_profile:
             lsm.apparmor_exec(p.apparmor_profile)
+        if p.selinux_label:
+            lsm.selinux_exec(p.selinux_label)
         first = 3 + p.preserve_fds
         process_setup.close_fds_except(first, (self.channel.fileno(), p.exec_trampoline_fd))
         if p.seccomp is not None and p.no_new_privileges:

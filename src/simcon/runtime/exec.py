@@ -257,6 +257,7 @@ def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
 
     try:
         plan.apparmor_profile = security.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
+        plan.selinux_label = process.selinux_label or None
     except ConfigError as exc:
         flag = _LSM_FLAGS.get(exc.json_path)
         if source != "exec" or flag is None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 
 from simcon.errors import ConfigError
+from simcon.linux import lsm
 from simcon.linux import mount as m
 from simcon.linux.namespaces import NAMESPACES
 from simcon.runtime.mountopts import PROPAGATION_OPTIONS, MountOptionError, finish_mount_plan, parse_options
+
+# Filesystems that get no SELinux `context=` from linux.mountLabel, as in runc: the kernel labels them itself.
+_UNLABELED_TYPES = frozenset({"proc", "sysfs", "mqueue", "cgroup", "cgroup2"})
 
 # linux.rootfsPropagation takes the same names as a mount's propagation options.
 ROOTFS_PROPAGATION = PROPAGATION_OPTIONS
@@ -135,6 +139,7 @@ class LaunchPlan:
         self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
         self.seccomp_listener = None  # for SCMP_ACT_NOTIFY: a socket connected to linux.seccomp.listenerPath
         self.apparmor_profile: str | None = None  # entered at the container program's execve
+        self.selinux_label: str | None = None  # likewise, through /proc/thread-self/attr/exec
         self.seccomp_listener_state: dict | None = None  # containerProcessState, sent with the listener fd
         self.uid_mappings: list[tuple[int, int, int]] = []  # (container id, host id, size)
         self.gid_mappings: list[tuple[int, int, int]] = []
@@ -215,6 +220,8 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         container_maps = (linux.uid_mappings, linux.gid_mappings) if linux and "user" in plan.own_namespaces else None
         finish_mount_plan(mp, mnt, opts, config_file, host_netns=not plan.has_namespace("network"),
                           container_maps=container_maps)
+        if linux is not None and linux.mount_label and not mp.is_bind and fstype not in _UNLABELED_TYPES:
+            mp.data = lsm.selinux_mount_data(mp.data, linux.mount_label)
         plan.mounts.append(mp)
 
     dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
@@ -252,6 +259,7 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: st
     process = spec.process
     linux = spec.linux
     plan.apparmor_profile = security.check_lsm_labels(process, linux, config_file)
+    plan.selinux_label = process.selinux_label or None
     # In a user namespace of its own the init holds every capability of its bounding set, whatever SimCon holds.
     own = security.bounding_set() if plan.new_user_namespace else None
     plan.capabilities = security.capabilities_plan(process.capabilities, config_file, own_permitted=own)

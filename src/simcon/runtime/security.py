@@ -267,7 +267,9 @@ def loaded_apparmor_profiles(path: str = "/sys/kernel/security/apparmor/profiles
 
 def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.") -> str | None:  # noqa: ANN001
     """The AppArmor profile to apply (None: none asked for). A label for an LSM the host does not run is an
-    error, as is an AppArmor profile the kernel has not loaded; SELinux labels cannot be applied yet."""
+    error, as is an AppArmor profile the kernel has not loaded. SELinux labels are carried by the plan (see
+    ``build_plan``): the process label is written to /proc/thread-self/attr/exec before execve, the mount label
+    becomes a `context=` mount option."""
     profile = process.apparmor_profile if process is not None else None
     if profile:
         where = f"{prefix}apparmorProfile"
@@ -286,7 +288,6 @@ def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.")
         if not enabled:
             raise ConfigError(config_file, where, "SELinux is not enabled on this host, so the label cannot be "
                                                   "applied")
-        raise UnsupportedError(f"{config_file}: {where}: applying SELinux labels is not supported by SimCon yet")
     return profile or None
 
 
