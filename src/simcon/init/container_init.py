@@ -77,7 +77,7 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
     sync.child_exit(0)
 
 
-class _Init:
+class _Init(process_setup.ProcessSteps):
     """The container init's steps, in the order they run. Each method is one step of the error report."""
 
     def __init__(self, plan, channel: sync.Channel) -> None:  # noqa: ANN001
@@ -231,23 +231,6 @@ class _Init:
     def write_sysctl(self, path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
-
-    def set_rlimits(self) -> None:
-        process_setup.set_rlimits(self.plan.rlimits)
-
-    def drop_bounding_capabilities(self) -> None:
-        process_setup.drop_bounding_capabilities(self.plan.capabilities)
-
-    def switch_user(self) -> None:
-        p = self.plan
-        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None,
-                                  setgroups_denied=p.setgroups_denied)
-
-    def set_capabilities(self) -> None:
-        process_setup.set_capabilities(self.plan.capabilities)
-
-    def find_executable(self) -> None:
-        self.executable = process_setup.find_executable(self.plan.args[0], self.plan.env)
 
     # -- after the parent let go ---------------------------------------------------------------------------
 

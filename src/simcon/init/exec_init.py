@@ -83,7 +83,7 @@ def run_exec_intermediate(plan: ExecPlan, channel: sync.Channel) -> None:
     sync.child_exit(0)
 
 
-class _Process:
+class _Process(process_setup.ProcessSteps):
     """The exec'd process's steps before execve, in order."""
 
     def __init__(self, plan: ExecPlan, channel: sync.Channel) -> None:
@@ -131,23 +131,6 @@ class _Process:
             seccomp.load(self.plan.seccomp.program, self.plan.seccomp.flags)
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
-
-    def set_rlimits(self) -> None:
-        process_setup.set_rlimits(self.plan.rlimits)
-
-    def drop_bounding_capabilities(self) -> None:
-        process_setup.drop_bounding_capabilities(self.plan.capabilities)
-
-    def switch_user(self) -> None:
-        p = self.plan
-        process_setup.switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None,
-                                  setgroups_denied=p.setgroups_denied)
-
-    def set_capabilities(self) -> None:
-        process_setup.set_capabilities(self.plan.capabilities)
-
-    def find_executable(self) -> None:
-        self.executable = process_setup.find_executable(self.plan.args[0], self.plan.env)
 
     def exec(self) -> None:
         p = self.plan

@@ -144,3 +144,28 @@ def execve(executable: str, args: list[str], env: dict[str, str], trampoline_fd:
         except FileNotFoundError:
             os.execve(trampoline_fd, argv, env)
     os.execve(executable, args, env)
+
+
+class ProcessSteps:
+    """The steps above as methods over ``self.plan``, for the container init and `exec`, whose plans share these
+    field names (rlimits, capabilities, uid, gid, additional_gids, setgroups_denied, args, env)."""
+
+    plan: object
+    executable: str
+
+    def set_rlimits(self) -> None:
+        set_rlimits(self.plan.rlimits)
+
+    def drop_bounding_capabilities(self) -> None:
+        drop_bounding_capabilities(self.plan.capabilities)
+
+    def switch_user(self) -> None:
+        p = self.plan
+        switch_user(p.uid, p.gid, p.additional_gids, keep_caps=p.capabilities is not None,
+                    setgroups_denied=p.setgroups_denied)
+
+    def set_capabilities(self) -> None:
+        set_capabilities(self.plan.capabilities)
+
+    def find_executable(self) -> None:
+        self.executable = find_executable(self.plan.args[0], self.plan.env)
