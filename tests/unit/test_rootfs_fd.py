@@ -1,4 +1,4 @@
-"""simcon.init.rootfs, fd-based resolution: openat2(RESOLVE_IN_ROOT) and the O_NOFOLLOW component walk.
+"""simcon.linux.inroot, fd-based resolution: openat2(RESOLVE_IN_ROOT) and the O_NOFOLLOW component walk.
 
 A tmp dir plays the rootfs and holds what a hostile image could ship: symlinks to `/`, to host paths, climbing
 `..` chains, magic links. Every result is checked by where its fd really is (/proc/self/fd), and the host paths a
@@ -15,7 +15,8 @@ import uuid
 
 import pytest
 
-from simcon.init import rootfs as fs
+from simcon.init import rootfs
+from simcon.linux import inroot as fs
 from simcon.linux import openat2 as o2
 
 
@@ -230,7 +231,7 @@ def test_copy_tree_keeps_modes_owners_times_and_links(tmp_path) -> None:
     dst.mkdir()
     sfd, dfd = os.open(src, os.O_RDONLY | os.O_DIRECTORY), os.open(dst, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fs.copy_tree(sfd, dfd)
+        rootfs.copy_tree(sfd, dfd)
     finally:
         os.close(sfd)
         os.close(dfd)

@@ -1,4 +1,4 @@
-"""simcon.init.rootfs path logic: resolving container paths inside the rootfs without ever leaving it.
+"""simcon.linux.inroot path logic: resolving container paths inside the rootfs without ever leaving it.
 
 A tmp dir plays the rootfs; its symlinks are what a hostile image could ship. Nothing here mounts anything.
 """
@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from simcon.init.rootfs import MAX_SYMLINKS, ensure_mountpoint, make_parents_in_root, resolve_in_root
+from simcon.linux.inroot import MAX_SYMLINKS, ensure_mountpoint, make_parents_in_root, resolve_in_root
 
 
 @pytest.fixture

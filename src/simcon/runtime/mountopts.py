@@ -211,7 +211,7 @@ def open_idmapped_trees(mounts: list) -> list[int]:  # noqa: ANN001 - MountPlans
     mount that failed.
     """
     from simcon.errors import InitError
-    from simcon.init import rootfs
+    from simcon.linux.idmapped import clone_idmapped
 
     fds: list[int] = []
     try:
@@ -219,7 +219,9 @@ def open_idmapped_trees(mounts: list) -> list[int]:  # noqa: ANN001 - MountPlans
             if mp.idmap is None:
                 continue
             try:
-                mp.idmap.tree_fd = rootfs.clone_idmapped(mp.source, mp.idmap, recursive_bind=bool(mp.flags & m.MS_REC))
+                mp.idmap.tree_fd = clone_idmapped(mp.source, mp.idmap.uid_map, mp.idmap.gid_map,
+                                                  recursive_bind=bool(mp.flags & m.MS_REC),
+                                                  recursive_idmap=mp.idmap.recursive)
             except OSError as exc:
                 raise InitError(f"mount {mp.describe()}", exc.strerror or str(exc), errno=exc.errno or 0,
                                 path=exc.filename or "") from None
