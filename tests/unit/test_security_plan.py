@@ -1,4 +1,4 @@
-"""simcon.runtime.security: config sections -> the plain values the init applies, and the errors before fork."""
+"""simcon.runtime.plan (capabilities, rlimits, sysctl, personality, LSM labels, id maps): config sections -> the plain values the init applies, and the errors before fork."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ import resource
 import pytest
 
 from simcon.errors import ConfigError
-from simcon.runtime import security
+from simcon.linux import lsm as host_lsm
+from simcon.runtime.plan import capabilities, idmaps, personality, rlimits, sysctl
+from simcon.runtime.plan import lsm_labels
 from simcon.spec.model import Capabilities, Personality, Rlimit
 
 ALL = (1 << 41) - 1
 CFG = "/b/config.json"
 
 
-def caps_plan(last_cap: int = 40, own: int = ALL, **sets: list[str]) -> security.CapsPlan:
-    return security.capabilities_plan(Capabilities(**sets), CFG, last_cap=last_cap, own_permitted=own)
+def caps_plan(last_cap: int = 40, own: int = ALL, **sets: list[str]) -> capabilities.CapsPlan:
+    return capabilities.capabilities_plan(Capabilities(**sets), CFG, last_cap=last_cap, own_permitted=own)
 
 
 def test_no_section_means_no_capabilities() -> None:
-    plan = security.capabilities_plan(None, CFG, last_cap=40)
+    plan = capabilities.capabilities_plan(None, CFG, last_cap=40)
     assert (plan.bounding, plan.effective, plan.permitted, plan.inheritable, plan.ambient) == (0, 0, 0, 0, 0)
     assert plan.last_cap == 40
 
@@ -67,7 +69,7 @@ def test_ambient_needs_permitted_and_inheritable(capsys) -> None:
 
 
 def test_rlimits_map_to_resource_numbers_and_infinity() -> None:
-    limits = security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=10, hard=20),
+    limits = rlimits.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=10, hard=20),
                                     Rlimit(type="RLIMIT_CORE", soft=2**64 - 1, hard=2**64 - 1)], CFG)
     assert limits[0] == (resource.RLIMIT_NOFILE, 10, 20)
     core_hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
@@ -76,18 +78,18 @@ def test_rlimits_map_to_resource_numbers_and_infinity() -> None:
 
 
 def test_hard_limit_above_our_own_without_cap_sys_resource_is_an_error(monkeypatch) -> None:
-    monkeypatch.setattr(security, "_own_permitted", lambda: 0)
+    monkeypatch.setattr(capabilities, "own_permitted_set", lambda: 0)
     own_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     with pytest.raises(ConfigError) as info:
-        security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
+        rlimits.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
     text = str(info.value)
     assert "process.rlimits[0].hard" in text and "CAP_SYS_RESOURCE" in text and str(own_hard) in text
 
 
 def test_hard_limit_above_our_own_is_fine_with_cap_sys_resource(monkeypatch) -> None:
-    monkeypatch.setattr(security, "_own_permitted", lambda: ALL)
+    monkeypatch.setattr(capabilities, "own_permitted_set", lambda: ALL)
     own_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    assert security.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
+    assert rlimits.rlimits_plan([Rlimit(type="RLIMIT_NOFILE", soft=1, hard=own_hard + 1)], CFG)
 
 
 # --- oomScoreAdj ---
@@ -95,19 +97,19 @@ def test_hard_limit_above_our_own_is_fine_with_cap_sys_resource(monkeypatch) -> 
 
 def test_oom_score_adj_range() -> None:
     with pytest.raises(ConfigError, match="process.oomScoreAdj: must be between -1000 and 1000"):
-        security.oom_score_adj_plan(1001, CFG)
-    assert security.oom_score_adj_plan(None, CFG) is None
-    assert security.oom_score_adj_plan(1000, CFG) == 1000
+        rlimits.oom_score_adj_plan(1001, CFG)
+    assert rlimits.oom_score_adj_plan(None, CFG) is None
+    assert rlimits.oom_score_adj_plan(1000, CFG) == 1000
 
 
 def test_oom_score_adj_below_our_own_needs_cap_sys_resource(monkeypatch) -> None:
-    monkeypatch.setattr(security, "_own_permitted", lambda: 0)
+    monkeypatch.setattr(capabilities, "own_permitted_set", lambda: 0)
     with open("/proc/self/oom_score_adj") as f:
         own = int(f.read())
     if own == -1000:
         pytest.skip("this process already has the lowest oom_score_adj")
     with pytest.raises(ConfigError, match="CAP_SYS_RESOURCE"):
-        security.oom_score_adj_plan(own - 1, CFG)
+        rlimits.oom_score_adj_plan(own - 1, CFG)
 
 
 # --- sysctl ---
@@ -119,18 +121,18 @@ def test_oom_score_adj_below_our_own_needs_cap_sys_resource(monkeypatch) -> None
     ("kernel.domainname", "uts"), ("kernel.pid_max", None), ("vm.swappiness", None), ("fs.file-max", None),
 ])
 def test_sysctl_namespace_of_each_key(key: str, kind: str | None) -> None:
-    assert security.sysctl_namespace(key) == kind
+    assert sysctl.sysctl_namespace(key) == kind
 
 
 def test_sysctl_paths_and_namespace_checks() -> None:
     has = {"network", "ipc"}.__contains__
-    assert security.sysctl_plan({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}, has, CFG) == [
+    assert sysctl.sysctl_plan({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}, has, CFG) == [
         ("/proc/sys/net/ipv4/ip_forward", "1"), ("/proc/sys/kernel/shmmax", "1000")]
     with pytest.raises(ConfigError) as info:
-        security.sysctl_plan({"kernel.hostname": "x"}, has, CFG)
+        sysctl.sysctl_plan({"kernel.hostname": "x"}, has, CFG)
     assert 'linux.sysctl["kernel.hostname"]: needs a uts namespace' in str(info.value)
     with pytest.raises(ConfigError) as info:
-        security.sysctl_plan({"vm.swappiness": "1"}, has, CFG)
+        sysctl.sysctl_plan({"vm.swappiness": "1"}, has, CFG)
     assert 'linux.sysctl["vm.swappiness"]: not a namespaced sysctl' in str(info.value)
 
 
@@ -138,11 +140,11 @@ def test_sysctl_paths_and_namespace_checks() -> None:
 
 
 def test_personality_domains() -> None:
-    assert security.personality_plan(None, CFG) is None
-    assert security.personality_plan(Personality(domain="LINUX32"), CFG) == 0x0008
-    assert security.personality_plan(Personality(domain="LINUX"), CFG) == 0
+    assert personality.personality_plan(None, CFG) is None
+    assert personality.personality_plan(Personality(domain="LINUX32"), CFG) == 0x0008
+    assert personality.personality_plan(Personality(domain="LINUX"), CFG) == 0
     with pytest.raises(ConfigError, match="linux.personality.domain: unknown domain"):
-        security.personality_plan(Personality(domain="SVR4"), CFG)
+        personality.personality_plan(Personality(domain="SVR4"), CFG)
 
 
 # --- LSMs ---
@@ -151,47 +153,47 @@ def test_personality_domains() -> None:
 def test_lsm_detection_reads_the_kernel_files(tmp_path) -> None:
     lsm = tmp_path / "lsm"
     lsm.write_text("lockdown,capability,apparmor\n")
-    assert security.active_lsms(str(lsm)) == ["lockdown", "capability", "apparmor"]
-    assert security.active_lsms(str(tmp_path / "missing")) == []
+    assert host_lsm.active_lsms(str(lsm)) == ["lockdown", "capability", "apparmor"]
+    assert host_lsm.active_lsms(str(tmp_path / "missing")) == []
     enabled = tmp_path / "enabled"
     enabled.write_text("Y\n")
-    assert security.apparmor_enabled(str(enabled))
+    assert host_lsm.apparmor_enabled(str(enabled))
     enabled.write_text("N\n")
-    assert not security.apparmor_enabled(str(enabled))
+    assert not host_lsm.apparmor_enabled(str(enabled))
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text("30 25 0:26 / /sys/fs/selinux rw,relatime shared:7 - selinuxfs selinuxfs rw\n")
-    assert security.selinux_enabled(str(mountinfo))
+    assert host_lsm.selinux_enabled(str(mountinfo))
     mountinfo.write_text("30 25 0:26 / /proc rw - proc proc rw\n")
-    assert not security.selinux_enabled(str(mountinfo))
+    assert not host_lsm.selinux_enabled(str(mountinfo))
 
 
 def test_lsm_label_errors(monkeypatch) -> None:
     from simcon.spec.model import Linux, Process
 
     process = Process(args=["sh"], cwd="/", apparmor_profile="docker-default")
-    monkeypatch.setattr(security, "apparmor_enabled", lambda: False)
+    monkeypatch.setattr(host_lsm, "apparmor_enabled", lambda: False)
     with pytest.raises(ConfigError, match="process.apparmorProfile: AppArmor is not enabled on this host"):
-        security.check_lsm_labels(process, None, CFG)
-    monkeypatch.setattr(security, "apparmor_enabled", lambda: True)
-    monkeypatch.setattr(security, "loaded_apparmor_profiles", lambda: {"other"})
+        lsm_labels.check_lsm_labels(process, None, CFG)
+    monkeypatch.setattr(host_lsm, "apparmor_enabled", lambda: True)
+    monkeypatch.setattr(host_lsm, "loaded_apparmor_profiles", lambda: {"other"})
     with pytest.raises(ConfigError, match='process.apparmorProfile: AppArmor profile "docker-default" is not loaded'):
-        security.check_lsm_labels(process, None, CFG)
-    monkeypatch.setattr(security, "loaded_apparmor_profiles", lambda: {"docker-default"})
-    assert security.check_lsm_labels(process, None, CFG) == "docker-default"
+        lsm_labels.check_lsm_labels(process, None, CFG)
+    monkeypatch.setattr(host_lsm, "loaded_apparmor_profiles", lambda: {"docker-default"})
+    assert lsm_labels.check_lsm_labels(process, None, CFG) == "docker-default"
     selinux = Process(args=["sh"], cwd="/", selinux_label="system_u:system_r:container_t:s0")
-    monkeypatch.setattr(security, "selinux_enabled", lambda: True)
-    assert security.check_lsm_labels(selinux, Linux(mount_label="x"), CFG) is None  # carried by the plan instead
-    monkeypatch.setattr(security, "selinux_enabled", lambda: False)
+    monkeypatch.setattr(host_lsm, "selinux_enabled", lambda: True)
+    assert lsm_labels.check_lsm_labels(selinux, Linux(mount_label="x"), CFG) is None  # carried by the plan instead
+    monkeypatch.setattr(host_lsm, "selinux_enabled", lambda: False)
     with pytest.raises(ConfigError, match="linux.mountLabel: SELinux is not enabled"):
-        security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)
-    assert security.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG) is None  # nothing asked
+        lsm_labels.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(mount_label="x"), CFG)
+    assert lsm_labels.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG) is None  # nothing asked
 
 
 def test_loaded_apparmor_profiles(tmp_path) -> None:
     profiles = tmp_path / "profiles"
     profiles.write_text("docker-default (enforce)\nsimcon test (complain)\n")
-    assert security.loaded_apparmor_profiles(str(profiles)) == {"docker-default", "simcon test"}
-    assert security.loaded_apparmor_profiles(str(tmp_path / "missing")) == set()
+    assert host_lsm.loaded_apparmor_profiles(str(profiles)) == {"docker-default", "simcon test"}
+    assert host_lsm.loaded_apparmor_profiles(str(tmp_path / "missing")) == set()
 
 
 # --- user namespace maps ---
@@ -203,7 +205,7 @@ def id_maps(uid=None, gid=None, user=None):  # noqa: ANN001, ANN201
     full = [IdMapping(container_id=0, host_id=100000, size=65536)]
     linux = Linux(uid_mappings=full if uid is None else uid, gid_mappings=full if gid is None else gid)
     process = Process(args=["sh"], cwd="/", user=user or User())
-    return security.id_mappings_plan(linux, process, CFG)
+    return idmaps.id_mappings_plan(linux, process, CFG)
 
 
 def test_id_maps_become_tuples() -> None:

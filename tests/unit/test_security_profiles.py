@@ -7,7 +7,8 @@ import json
 import pytest
 
 from simcon.errors import ConfigError
-from simcon.runtime import security
+from simcon.runtime.plan.seccomp import seccomp_plan
+from simcon.runtime.state import save_seccomp, saved_seccomp
 from simcon.spec.model import Seccomp
 from simcon.spec.seccomp import default_profile, profile_from_file, profile_problems
 
@@ -33,14 +34,14 @@ def test_default_profile_is_an_allow_list_for_the_host_family() -> None:
 
 
 def test_default_profile_compiles_without_skipping_anything(capsys) -> None:
-    plan = security.seccomp_plan(seccomp(**default_profile()), CFG)
+    plan = seccomp_plan(seccomp(**default_profile()), CFG)
     assert plan.skipped == []
     assert plan.program and len(plan.program) % 8 == 0
     assert capsys.readouterr().err == ""
 
 
 def test_compile_flags_and_skipped_names(capsys) -> None:
-    plan = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
+    plan = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
                                          syscalls=[{"names": ["mkdir", "bogus_call"], "action": "SCMP_ACT_ERRNO"}]),
                                  CFG)
     assert plan.flags == 2
@@ -49,9 +50,9 @@ def test_compile_flags_and_skipped_names(capsys) -> None:
 
 
 def test_rule_with_the_default_action_is_dropped() -> None:
-    same = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW",
+    same = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW",
                                          syscalls=[{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]), CFG)
-    empty = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW"), CFG)
+    empty = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW"), CFG)
     assert same.program == empty.program
 
 
@@ -68,24 +69,24 @@ def test_rule_with_the_default_action_is_dropped() -> None:
 ])
 def test_bad_input_names_the_json_path(fields: dict, where: str) -> None:
     with pytest.raises(ConfigError) as info:
-        security.seccomp_plan(seccomp(**fields), CFG)
+        seccomp_plan(seccomp(**fields), CFG)
     assert f"{CFG}: {where}:" in str(info.value)
 
 
 def test_notify_needs_a_listener_and_asks_for_one() -> None:
     with pytest.raises(ConfigError, match="linux.seccomp.listenerPath: required"):
-        security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW",
+        seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW",
                                       syscalls=[{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
     with pytest.raises(ConfigError, match="linux.seccomp.listenerPath: must be an absolute path"):
-        security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="l.sock",
+        seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="l.sock",
                                       syscalls=[{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
-    plan = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock",
+    plan = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock",
                                          listenerMetadata="m",
                                          syscalls=[{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]), CFG)
     assert plan.flags & 8  # SECCOMP_FILTER_FLAG_NEW_LISTENER
     assert (plan.listener_path, plan.listener_metadata) == ("/run/l.sock", "m")
     # a listenerPath without any SCMP_ACT_NOTIFY rule asks for nothing
-    plain = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock"), CFG)
+    plain = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", listenerPath="/run/l.sock"), CFG)
     assert plain.listener_path is None and not plain.flags & 8
 
 
@@ -151,11 +152,11 @@ def test_missing_profile_file(tmp_path) -> None:
 
 
 def test_the_saved_filter_round_trips(tmp_path) -> None:
-    assert security.saved_seccomp(str(tmp_path)) == (False, None)
-    security.save_seccomp(None, str(tmp_path))
-    assert security.saved_seccomp(str(tmp_path)) == (True, None)
-    plan = security.seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
+    assert saved_seccomp(str(tmp_path)) == (False, None)
+    save_seccomp(None, str(tmp_path))
+    assert saved_seccomp(str(tmp_path)) == (True, None)
+    plan = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
                                          syscalls=[{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]), CFG)
-    security.save_seccomp(plan, str(tmp_path))
-    found, saved = security.saved_seccomp(str(tmp_path))
+    save_seccomp(plan, str(tmp_path))
+    found, saved = saved_seccomp(str(tmp_path))
     assert found and saved.program == plan.program and saved.flags == plan.flags and saved.listener_path is None

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from simcon.errors import SimconError
-from simcon.runtime import security
+from simcon.runtime.plan import idmaps
 
 
 def _maps(*triples: tuple[int, int, int]) -> list:
@@ -24,13 +24,13 @@ def _process(additional_gids: list[int] | None = None) -> SimpleNamespace:
 
 @pytest.fixture
 def as_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(security.os, "getegid", lambda: 1001)
+    monkeypatch.setattr(idmaps.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(idmaps.os, "getegid", lambda: 1001)
     monkeypatch.setattr("shutil.which", lambda name: None)  # no newuidmap/newgidmap
 
 
 def test_own_ids_single_mapping_is_accepted(as_user: None) -> None:
-    uid_maps, gid_maps = security.id_mappings_plan(_linux(_maps((0, 1000, 1)), _maps((0, 1001, 1))), _process(),
+    uid_maps, gid_maps = idmaps.id_mappings_plan(_linux(_maps((0, 1000, 1)), _maps((0, 1001, 1))), _process(),
                                                    "config.json")
     assert uid_maps == [(0, 1000, 1)] and gid_maps == [(0, 1001, 1)]
 
@@ -44,7 +44,7 @@ def test_own_ids_single_mapping_is_accepted(as_user: None) -> None:
 def test_anything_more_names_the_field_and_newuidmap(as_user: None, uid_maps: list, gid_maps: list,
                                                      where: str) -> None:
     with pytest.raises(SimconError) as info:
-        security.id_mappings_plan(_linux(uid_maps, gid_maps), _process(), "config.json")
+        idmaps.id_mappings_plan(_linux(uid_maps, gid_maps), _process(), "config.json")
     assert where in str(info.value) and "newuidmap" in str(info.value)
 
 
@@ -52,11 +52,11 @@ def test_with_newuidmap_more_ranges_are_left_to_it(as_user: None, monkeypatch: p
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
     uid_maps = _maps((0, 1000, 1), (1, 100000, 65536))
     gid_maps = _maps((0, 1001, 1), (1, 100000, 65536))
-    assert security.id_mappings_plan(_linux(uid_maps, gid_maps), _process([5]), "config.json")[0][1] == (1, 100000,
+    assert idmaps.id_mappings_plan(_linux(uid_maps, gid_maps), _process([5]), "config.json")[0][1] == (1, 100000,
                                                                                                            65536)
-    assert not security.own_ids_only([(0, 1000, 1), (1, 100000, 65536)], [(0, 1001, 1)])
+    assert not idmaps.own_ids_only([(0, 1000, 1), (1, 100000, 65536)], [(0, 1001, 1)])
 
 
 def test_additional_gids_cannot_be_set_where_setgroups_is_denied(as_user: None) -> None:
     with pytest.raises(SimconError, match="process.user.additionalGids: rootless"):
-        security.id_mappings_plan(_linux(_maps((0, 1000, 1)), _maps((0, 1001, 1))), _process([0]), "config.json")
+        idmaps.id_mappings_plan(_linux(_maps((0, 1000, 1)), _maps((0, 1001, 1))), _process([0]), "config.json")

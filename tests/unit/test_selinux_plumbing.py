@@ -10,7 +10,6 @@ import json
 import pytest
 
 from simcon.linux import lsm
-from simcon.runtime import security
 from simcon.runtime.plan import build_plan
 from simcon.spec.default import default_spec
 from simcon.spec.load import load_config
@@ -42,7 +41,7 @@ def test_mount_data_gets_the_context(data: str, expected: str) -> None:
 
 @pytest.fixture
 def labelled_plan(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setattr(security, "selinux_enabled", lambda: True)
+    monkeypatch.setattr(lsm, "selinux_enabled", lambda: True)
     config = default_spec()
     config["process"]["terminal"] = False
     config["process"]["selinuxLabel"] = PROCESS_LABEL

@@ -194,7 +194,7 @@ def test_warnings_are_separate(tmp_path):
                               "selinuxLabel": "system_u:system_r:container_t:s0"})
     errors, warnings = problems(tmp_path, config)
     assert errors == []
-    # seccomp is applied, and LSM labels are refused when the plan is built (runtime.security): not warnings.
+    # seccomp is applied, and LSM labels are refused when the plan is built (runtime.plan): not warnings.
     assert [w.path for w in warnings] == ["ociVersion"]
     assert all(w.warning for w in warnings)
 

@@ -51,9 +51,9 @@ class ExecPlan:
         self.console_size: tuple[int, int] | None = None
         self.console_socket = None  # a connected socket the pty master is sent over
         self.no_new_privileges = False
-        self.capabilities = None  # a runtime.security.CapsPlan, or None: keep SimCon's own
+        self.capabilities = None  # a runtime.plan.capabilities.CapsPlan, or None: keep SimCon's own
         self.rlimits: list[tuple[int, int, int]] = []
-        self.seccomp = None  # the container's runtime.security.SeccompPlan
+        self.seccomp = None  # the container's runtime.plan.seccomp.SeccompPlan
         self.exec_trampoline_fd = -1  # the sealed memfd the process execs through (linux.trampoline)
         self.apparmor_profile: str | None = None
         self.selinux_label: str | None = None

@@ -30,7 +30,7 @@ def set_rlimits(rlimits: list[tuple[int, int, int]]) -> None:
         resource.setrlimit(number, (soft, hard))
 
 
-def drop_bounding_capabilities(capabilities) -> None:  # noqa: ANN001 - a security.CapsPlan
+def drop_bounding_capabilities(capabilities) -> None:  # noqa: ANN001 - a runtime.plan.capabilities.CapsPlan
     # While we still hold CAP_SETPCAP: it is in the effective set until set_capabilities.
     for bit in range(capabilities.last_cap + 1):
         if not capabilities.bounding & (1 << bit):
@@ -53,7 +53,7 @@ def switch_user(uid: int, gid: int, additional_gids: list[int], *, keep_caps: bo
         caps.set_keepcaps(False)
 
 
-def set_capabilities(capabilities) -> None:  # noqa: ANN001 - a security.CapsPlan
+def set_capabilities(capabilities) -> None:  # noqa: ANN001 - a runtime.plan.capabilities.CapsPlan
     caps.capset(capabilities.effective, capabilities.permitted, capabilities.inheritable)
     caps.ambient_clear_all()
     for bit in range(capabilities.last_cap + 1):

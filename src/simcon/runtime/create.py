@@ -245,7 +245,7 @@ class _Launcher:
         # With the host's privileges, before fork: the init inherits them (see mountopts.open_idmapped_trees).
         idmapped_trees = open_idmapped_trees(plan.mounts)
         plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        from simcon.runtime.security import save_seccomp
+        from simcon.runtime.state import save_seccomp
 
         save_seccomp(plan.seccomp, self.locked.path)  # for `exec`
         from simcon.linux import trampoline

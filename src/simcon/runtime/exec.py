@@ -229,16 +229,17 @@ def _setgroups_denied(pid: int) -> bool:
 def _container_seccomp(state: ContainerState, directory: str):  # noqa: ANN202
     """The container's seccomp filter, which every exec'd process gets too (as in runc): as create compiled it
     (kept in the state directory), or compiled again from the bundle for a container created without that."""
-    from simcon.runtime import security
+    from simcon.runtime.state import saved_seccomp
 
-    found, plan = security.saved_seccomp(directory)
+    found, plan = saved_seccomp(directory)
     if not found:
+        from simcon.runtime.plan.seccomp import seccomp_plan
         from simcon.spec.load import load_config
 
         seccomp = load_config(state.bundle).linux.seccomp
         if seccomp is None:
             return None
-        plan = security.seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
+        plan = seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
     if plan is None:
         return None
     if plan.listener_path:
@@ -253,10 +254,10 @@ _LSM_FLAGS = {"process.apparmorProfile": "--apparmor", "process.selinuxLabel": "
 
 
 def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
-    from simcon.runtime import security
+    from simcon.runtime.plan import capabilities, lsm_labels, rlimits
 
     try:
-        plan.apparmor_profile = security.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
+        plan.apparmor_profile = lsm_labels.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
         plan.selinux_label = process.selinux_label or None
     except ConfigError as exc:
         flag = _LSM_FLAGS.get(exc.json_path)
@@ -264,10 +265,10 @@ def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
             raise
         raise UsageError(f"{flag}: {exc.problem}") from None
     # Joining a user namespace of the container's own, the process holds every capability of its bounding set.
-    own = security.bounding_set() if _own_user_namespace(plan.init_pid) else None
-    plan.capabilities = security.capabilities_plan(process.capabilities, source, "" if source != "exec" else "process.",
-                                                   own_permitted=own)
-    plan.rlimits = security.rlimits_plan(process.rlimits, source, "" if source != "exec" else "process.")
+    own = capabilities.bounding_set() if _own_user_namespace(plan.init_pid) else None
+    plan.capabilities = capabilities.capabilities_plan(process.capabilities, source,
+                                                       "" if source != "exec" else "process.", own_permitted=own)
+    plan.rlimits = rlimits.rlimits_plan(process.rlimits, source, "" if source != "exec" else "process.")
 
 
 # --- launching ---------------------------------------------------------------------------------------------------

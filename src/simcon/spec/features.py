@@ -30,7 +30,7 @@ def features_document(*, idmap: bool = False) -> dict:
             "capabilities": list(CAPABILITIES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
             "seccomp": _seccomp(),
-            "apparmor": {"enabled": True},  # applied where the host runs it (runtime.security)
+            "apparmor": {"enabled": True},  # applied where the host runs it (runtime.plan.lsm_labels)
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": idmap}},

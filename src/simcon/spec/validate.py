@@ -193,7 +193,7 @@ def check_masked_and_readonly_paths(spec: Spec, bundle: str) -> Iterator[Problem
 
 def check_unsupported(spec: Spec, bundle: str) -> Iterator[Problem]:
     """Settings SimCon cannot apply yet. Security ones (seccomp, LSM labels) are not here: they are errors, raised
-    where the plan is built (runtime.security), since ignoring them would run the container less confined."""
+    where the plan is built (runtime.plan), since ignoring them would run the container less confined."""
     return iter(())
 
 

@@ -127,13 +127,13 @@ class LaunchPlan:
         self.create_container_hooks: list[HookPlan] = []
         self.start_container_hooks: list[HookPlan] = []
         self.tiny_init = False  # `--init`: stay as PID 1 and fork the container process (init.tiny_init)
-        # Security (see runtime.security): applied by the init around the user switch and just before execve.
-        self.capabilities = None  # a security.CapsPlan
+        # Security (see the modules of this package): applied by the init around the user switch and just before execve.
+        self.capabilities = None  # a capabilities.CapsPlan
         self.rlimits: list[tuple[int, int, int]] = []  # (RLIMIT_* number, soft, hard)
         self.oom_score_adj: int | None = None
         self.sysctl: list[tuple[str, str]] = []  # (/proc/sys/... path, value)
         self.personality: int | None = None
-        self.seccomp = None  # a security.SeccompPlan: the compiled BPF program and its seccomp(2) flags
+        self.seccomp = None  # a seccomp.SeccompPlan: the compiled BPF program and its seccomp(2) flags
         # A new user namespace is created alone, first, so the parent can write its maps before the others exist.
         self.new_user_namespace = False
         self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
@@ -196,13 +196,13 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         # A user namespace given by path is joined first: it grants the rights to join the others.
         plan.join_namespaces.sort(key=lambda joined: joined[2] != "user")
         if "user" in plan.own_namespaces:
-            from simcon.runtime import security
+            from simcon.runtime.plan import idmaps
 
             plan.unshare_flags &= ~NAMESPACES["user"][0]
             plan.new_user_namespace = True
-            plan.uid_mappings, plan.gid_mappings = security.id_mappings_plan(linux, spec.process, config_file)
+            plan.uid_mappings, plan.gid_mappings = idmaps.id_mappings_plan(linux, spec.process, config_file)
             if os.geteuid() != 0:
-                plan.id_map_helpers = not security.own_ids_only(plan.uid_mappings, plan.gid_mappings)
+                plan.id_map_helpers = not idmaps.own_ids_only(plan.uid_mappings, plan.gid_mappings)
                 plan.setgroups_denied = not plan.id_map_helpers
 
     for i, mnt in enumerate(spec.mounts or []):
@@ -254,25 +254,25 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
 
 
 def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: str | None = None) -> None:  # noqa: ANN001
-    from simcon.runtime import security
+    from simcon.runtime.plan import capabilities, lsm_labels, personality, rlimits, seccomp, sysctl
 
     process = spec.process
     linux = spec.linux
-    plan.apparmor_profile = security.check_lsm_labels(process, linux, config_file)
+    plan.apparmor_profile = lsm_labels.check_lsm_labels(process, linux, config_file)
     plan.selinux_label = process.selinux_label or None
     # In a user namespace of its own the init holds every capability of its bounding set, whatever SimCon holds.
-    own = security.bounding_set() if plan.new_user_namespace else None
-    plan.capabilities = security.capabilities_plan(process.capabilities, config_file, own_permitted=own)
-    plan.rlimits = security.rlimits_plan(process.rlimits, config_file)
-    plan.oom_score_adj = security.oom_score_adj_plan(process.oom_score_adj, config_file)
+    own = capabilities.bounding_set() if plan.new_user_namespace else None
+    plan.capabilities = capabilities.capabilities_plan(process.capabilities, config_file, own_permitted=own)
+    plan.rlimits = rlimits.rlimits_plan(process.rlimits, config_file)
+    plan.oom_score_adj = rlimits.oom_score_adj_plan(process.oom_score_adj, config_file)
     if linux is not None:
-        plan.sysctl = security.sysctl_plan(linux.sysctl, plan.has_namespace, config_file)
-        plan.personality = security.personality_plan(linux.personality, config_file)
-    seccomp, seccomp_file = (linux.seccomp if linux is not None else None), config_file
+        plan.sysctl = sysctl.sysctl_plan(linux.sysctl, plan.has_namespace, config_file)
+        plan.personality = personality.personality_plan(linux.personality, config_file)
+    filter_section, seccomp_file = (linux.seccomp if linux is not None else None), config_file
     if seccomp_profile is not None:
         bounding = list(process.capabilities.bounding) if process.capabilities is not None else []
-        seccomp, seccomp_file = security.seccomp_profile(seccomp_profile, bounding), seccomp_profile
-    if seccomp is not None:
-        plan.seccomp = security.seccomp_plan(seccomp, seccomp_file)
+        filter_section, seccomp_file = seccomp.seccomp_profile(seccomp_profile, bounding), seccomp_profile
+    if filter_section is not None:
+        plan.seccomp = seccomp.seccomp_plan(filter_section, seccomp_file)
         if plan.seccomp.listener_path:
-            security.seccomp_listener_plan(plan, spec, seccomp_file)
+            seccomp.seccomp_listener_plan(plan, spec, seccomp_file)

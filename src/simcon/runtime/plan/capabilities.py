@@ -1,0 +1,91 @@
+"""The capability sets of the launch plan: ``process.capabilities`` as bit masks the init hands to capset.
+
+A capability the running kernel does not know, or one SimCon itself does not hold (so capset would refuse
+it), is a warning and left out.
+"""
+
+from __future__ import annotations
+
+from simcon.errors import ConfigError
+from simcon.spec.constants import CAPABILITIES
+
+_CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+
+def _warn(config_file: str, message: str) -> None:
+    from simcon import log
+
+    log.warning(f"{config_file}: {message}")
+
+
+class CapsPlan:
+    """The five capability sets as bit masks, and the kernel's highest capability number."""
+
+    __slots__ = ("bounding", "effective", "permitted", "inheritable", "ambient", "last_cap")
+
+    def __init__(self, bounding: int = 0, effective: int = 0, permitted: int = 0, inheritable: int = 0,
+                 ambient: int = 0, last_cap: int = 40) -> None:
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+        self.last_cap = last_cap
+
+
+def own_permitted_set() -> int:
+    """SimCon's own permitted capability set: what capset can grant."""
+    from simcon.linux import capabilities as caps
+
+    return caps.capget()[1]
+
+
+def bounding_set() -> int:
+    """SimCon's own bounding set: what a process in a user namespace of its own holds there."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", *,  # noqa: ANN001
+                      last_cap: int | None = None, own_permitted: int | None = None) -> CapsPlan:
+    """Bit masks of ``process.capabilities`` (no section: no capabilities at all, as in runc).
+
+    Names were validated against the known list already (unknown -> error). A capability newer than the running
+    kernel, or one SimCon itself does not hold (so capset would refuse it), is a warning and left out.
+    """
+    from simcon.linux import capabilities as caps
+
+    if last_cap is None:
+        last_cap = caps.last_cap()
+    plan = CapsPlan(last_cap=last_cap)
+    if capabilities is None:
+        return plan
+    if own_permitted is None:
+        own_permitted = own_permitted_set()
+    for field in _CAP_SETS:
+        mask = 0
+        for i, name in enumerate(getattr(capabilities, field)):
+            where = f"{prefix}capabilities.{field}[{i}]"
+            bit = CAPABILITIES.get(name)
+            if bit is None:
+                raise ConfigError(config_file, where, f'unknown capability "{name}"')
+            if bit > last_cap:
+                _warn(config_file, f"{where}: {name} is not supported by the running kernel "
+                                   f"(cap_last_cap is {last_cap}); skipped")
+                continue
+            if field != "bounding" and not own_permitted & (1 << bit):
+                _warn(config_file, f"{where}: SimCon itself does not hold {name}, so it cannot grant it; skipped")
+                continue
+            mask |= 1 << bit
+        setattr(plan, field, mask)
+    # The kernel refuses an ambient capability that is not both permitted and inheritable.
+    missing = plan.ambient & ~(plan.permitted & plan.inheritable)
+    if missing:
+        names = [n for n, b in CAPABILITIES.items() if missing & (1 << b)]
+        _warn(config_file, f"{prefix}capabilities.ambient: {', '.join(names)} not in both permitted and "
+                           "inheritable; skipped")
+        plan.ambient &= ~missing
+    return plan

@@ -1,0 +1,186 @@
+"""``linux.seccomp`` (or a ``--seccomp-profile`` file) compiled with libseccomp into a BPF program, before fork.
+
+As in runc: syscall names this libseccomp does not know are skipped with a warning. With SCMP_ACT_NOTIFY the
+parent connects to the listener socket now, since the init cannot reach it after pivot_root.
+"""
+
+from __future__ import annotations
+
+import os
+
+from simcon.errors import ConfigError, UnsupportedError
+
+
+def _warn(config_file: str, message: str) -> None:
+    from simcon import log
+
+    log.warning(f"{config_file}: {message}")
+
+
+_EPERM = 1
+
+
+class SeccompPlan:
+    """A compiled filter: the BPF program (struct sock_filter array), its seccomp(2) flags, the names skipped."""
+
+    __slots__ = ("program", "flags", "skipped", "listener_path", "listener_metadata")
+
+    def __init__(self, program: bytes, flags: int, skipped: list[str], listener_path: str | None = None,
+                 listener_metadata: str | None = None) -> None:
+        self.program = program
+        self.flags = flags
+        self.skipped = skipped
+        # With SCMP_ACT_NOTIFY: where the listener fd goes (the init sends it there, see seccomp_listener_plan).
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
+
+
+def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: str) -> int:
+    from simcon.linux import seccomp as sc
+
+    simple = {"SCMP_ACT_KILL": sc.SCMP_ACT_KILL_THREAD, "SCMP_ACT_KILL_THREAD": sc.SCMP_ACT_KILL_THREAD,
+              "SCMP_ACT_KILL_PROCESS": sc.SCMP_ACT_KILL_PROCESS, "SCMP_ACT_TRAP": sc.SCMP_ACT_TRAP,
+              "SCMP_ACT_ALLOW": sc.SCMP_ACT_ALLOW, "SCMP_ACT_LOG": sc.SCMP_ACT_LOG}
+    if name in simple:
+        return simple[name]
+    if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
+        value = _EPERM if errno_ret is None else errno_ret
+        if value > 0xFFFF:
+            raise ConfigError(config_file, where, f"errno {value} does not fit the 16 bits seccomp returns")
+        return (sc.SCMP_ACT_ERRNO if name == "SCMP_ACT_ERRNO" else sc.SCMP_ACT_TRACE) | value
+    if name == "SCMP_ACT_NOTIFY":
+        return sc.SCMP_ACT_NOTIFY
+    from simcon.spec.seccomp import ACTIONS
+
+    raise ConfigError(config_file, where, f'unknown seccomp action "{name}" (expected one of {", ".join(ACTIONS)})')
+
+
+def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
+    """Compile ``linux.seccomp`` with libseccomp into a BPF program, in the parent, before fork.
+
+    As in runc: syscall names this libseccomp does not know are skipped with a warning; rules whose action is
+    the default action are dropped; several conditions on the same argument become separate rules (OR), on
+    different arguments one rule (AND).
+    """
+    from simcon.linux import seccomp as sc
+    from simcon.spec.seccomp import FLAGS
+
+    base = "linux.seccomp"
+    default = _seccomp_action(seccomp.default_action, seccomp.default_errno_ret, f"{base}.defaultAction",
+                              config_file)
+    flags = 0
+    for i, flag in enumerate(seccomp.flags):
+        if flag not in FLAGS:
+            raise ConfigError(config_file, f"{base}.flags[{i}]",
+                              f'unknown seccomp flag "{flag}" (expected one of {", ".join(FLAGS)})')
+        flags |= getattr(sc, flag)
+    try:
+        filt = sc.Filter(default)
+    except OSError as exc:
+        raise UnsupportedError(f"{config_file}: {base}: cannot use {sc.LIBRARY} ({exc.strerror}); install "
+                               "Debian's libseccomp2") from None
+    skipped: list[str] = []
+    with filt:
+        filt.set_attr(sc.SCMP_FLTATR_CTL_NNP, 0)  # noNewPrivileges is the config's decision, not libseccomp's
+        for i, arch in enumerate(seccomp.architectures):
+            token = filt.resolve_arch(arch.removeprefix("SCMP_ARCH_").lower()) if arch.startswith("SCMP_ARCH_") else 0
+            if not token:
+                raise ConfigError(config_file, f"{base}.architectures[{i}]", f'unknown architecture "{arch}"')
+            try:
+                filt.add_arch(token)
+            except OSError as exc:
+                raise ConfigError(config_file, f"{base}.architectures[{i}]",
+                                  f"libseccomp cannot add {arch}: {exc.strerror}") from None
+        for i, call in enumerate(seccomp.syscalls):
+            where = f"{base}.syscalls[{i}]"
+            if not call.names:
+                raise ConfigError(config_file, f"{where}.names", "must not be empty")
+            action = _seccomp_action(call.action, call.errno_ret, f"{where}.action", config_file)
+            conditions = _seccomp_conditions(call.args, f"{where}.args", config_file)
+            if action == default:
+                continue
+            indexes = [c[0] for c in conditions]
+            # Two checks on one argument cannot both hold in a single rule: each becomes its own rule.
+            groups = [[c] for c in conditions] if len(set(indexes)) != len(indexes) else [conditions]
+            for j, name in enumerate(call.names):
+                nr = filt.resolve_syscall(name)
+                if nr is None:
+                    skipped.append(name)
+                    continue
+                for group in groups:
+                    try:
+                        filt.add_rule(action, nr, group)
+                    except OSError as exc:
+                        raise ConfigError(config_file, f"{where}.names[{j}]",
+                                          f'libseccomp refused the rule for "{name}": {exc.strerror}') from None
+        program = filt.export_bpf()
+    if skipped:
+        _warn(config_file, f"{base}.syscalls: syscalls unknown to {sc.LIBRARY} skipped: {', '.join(skipped)}")
+    notify = seccomp.default_action == "SCMP_ACT_NOTIFY" or any(c.action == "SCMP_ACT_NOTIFY"
+                                                                 for c in seccomp.syscalls)
+    if not notify:
+        return SeccompPlan(program, flags, skipped)
+    if not seccomp.listener_path:
+        raise ConfigError(config_file, f"{base}.listenerPath", "required: SCMP_ACT_NOTIFY needs a listener socket "
+                                                               "to send the notification fd to")
+    if not os.path.isabs(seccomp.listener_path):
+        raise ConfigError(config_file, f"{base}.listenerPath",
+                          f'must be an absolute path, got "{seccomp.listener_path}"')
+    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, skipped, seccomp.listener_path,
+                       seccomp.listener_metadata)
+
+
+def seccomp_profile(path: str, bounding: list[str]):  # noqa: ANN201 - a model.Seccomp, or None
+    """The ``--seccomp-profile FILE`` option: a profile file (OCI ``linux.seccomp`` or Docker/moby format, read
+    as ``simcon spec --seccomp`` reads it) that replaces the config's filter; ``unconfined``: no filter."""
+    if path == "unconfined":
+        return None
+    import json
+
+    from simcon.spec.load import decode_seccomp
+    from simcon.spec.seccomp import profile_from_file
+
+    if not os.path.exists(path):
+        raise ConfigError(path, "", "no such seccomp profile file")
+    profile = profile_from_file(path, bounding)
+    return decode_seccomp(json.dumps(profile).encode(), path)
+
+
+def seccomp_listener_plan(plan, spec, config_file: str) -> None:  # noqa: ANN001
+    """For SCMP_ACT_NOTIFY: connect to listenerPath now (the init cannot reach it after pivot_root) and prepare
+    the containerProcessState the init sends with the listener fd; the init adds its pid."""
+    import socket
+
+    from simcon import OCI_VERSION
+
+    seccomp = plan.seccomp
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(seccomp.listener_path)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(config_file, "linux.seccomp.listenerPath",
+                          f'cannot connect to "{seccomp.listener_path}": {exc.strerror}') from None
+    sock.set_inheritable(False)
+    plan.seccomp_listener = sock
+    state = {"ociVersion": OCI_VERSION, "id": plan.container_id, "status": "running", "pid": 0,
+             "bundle": plan.bundle}
+    if spec.annotations:
+        state["annotations"] = dict(spec.annotations)
+    plan.seccomp_listener_state = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": 0,
+                                   "metadata": seccomp.listener_metadata or "", "state": state}
+
+
+def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
+    from simcon.linux import seccomp as sc
+    from simcon.spec.seccomp import OPERATORS
+
+    result = []
+    for k, arg in enumerate(args):
+        if arg.index > 5:
+            raise ConfigError(config_file, f"{where}[{k}].index", f"a syscall has 6 arguments (0-5), got {arg.index}")
+        if arg.op not in OPERATORS:
+            raise ConfigError(config_file, f"{where}[{k}].op",
+                              f'unknown operator "{arg.op}" (expected one of {", ".join(OPERATORS)})')
+        result.append((arg.index, getattr(sc, arg.op), arg.value, arg.value_two))
+    return result
