@@ -43,7 +43,7 @@ def configure(parser: ArgumentParser) -> None:
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.errors import UsageError
-    from simcon.runtime.cgroup_ops import print_event, watch_events
+    from simcon.runtime.cgroup_ops import watch_events
 
     try:
         interval = parse_duration(args.interval)
@@ -51,3 +51,10 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
         raise UsageError(f"--interval: {exc}") from None
     watch_events(store, args.container_id, interval=interval, stats_only=args.stats, emit=print_event)
     return 0
+
+
+def print_event(event: dict) -> None:
+    """One event, one compact JSON line, flushed at once (a consumer reads them as they come)."""
+    import json
+
+    print(json.dumps(event, separators=(",", ":")), flush=True)

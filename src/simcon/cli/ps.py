@@ -17,7 +17,7 @@ def configure(parser: ArgumentParser) -> None:
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.errors import UsageError
-    from simcon.runtime.cgroup_ops import container_pids, ps_table
+    from simcon.runtime.cgroup_ops import container_pids
 
     ps_args = [a for a in (args.ps_args or []) if a != "--"] if args.ps_args else []
     if args.format == "json":
@@ -31,3 +31,33 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
     if table:
         print(table)
     return 0
+
+
+def ps_table(pids: list[int], ps_args: list[str]) -> str:
+    """Run the host's ``ps`` (``-ef`` unless told otherwise) and keep the header and the container's lines."""
+    import os
+    import subprocess
+
+    from simcon.errors import SimconError, UsageError
+
+    argv = ["ps", *(ps_args or ["-ef"])]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise SimconError(f"run `{' '.join(argv)}`: {os.strerror(exc.errno or 0).lower()}") from exc
+    if proc.returncode != 0:
+        raise SimconError(f"`{' '.join(argv)}` failed: {proc.stderr.strip() or f'exit {proc.returncode}'}")
+    lines = proc.stdout.splitlines()
+    if not lines:
+        return ""
+    header = lines[0].split()
+    if "PID" not in header:
+        raise UsageError(f"`{' '.join(argv)}` prints no PID column")
+    column = header.index("PID")
+    wanted = set(pids)
+    out = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
+            out.append(line)
+    return "\n".join(out)

@@ -6,8 +6,6 @@ leaves nothing frozen behind when it fails.
 
 from __future__ import annotations
 
-import json
-import os
 import select
 import time
 
@@ -97,33 +95,6 @@ def container_pids(store: StateStore, container_id: str) -> list[int]:
     return _manager(state).pids()
 
 
-def ps_table(pids: list[int], ps_args: list[str]) -> str:
-    """Run the host's ``ps`` (``-ef`` unless told otherwise) and keep the header and the container's lines."""
-    import subprocess
-
-    argv = ["ps", *(ps_args or ["-ef"])]
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise SimconError(f"run `{' '.join(argv)}`: {os.strerror(exc.errno or 0).lower()}") from exc
-    if proc.returncode != 0:
-        raise SimconError(f"`{' '.join(argv)}` failed: {proc.stderr.strip() or f'exit {proc.returncode}'}")
-    lines = proc.stdout.splitlines()
-    if not lines:
-        return ""
-    header = lines[0].split()
-    if "PID" not in header:
-        raise UsageError(f"`{' '.join(argv)}` prints no PID column")
-    column = header.index("PID")
-    wanted = set(pids)
-    out = [lines[0]]
-    for line in lines[1:]:
-        fields = line.split()
-        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
-            out.append(line)
-    return "\n".join(out)
-
-
 # -- events -------------------------------------------------------------------------------------------------------
 
 
@@ -169,7 +140,3 @@ def watch_events(store: StateStore, container_id: str, *, interval: float, stats
                 return
     finally:
         watcher.close()
-
-
-def print_event(event: dict) -> None:
-    print(json.dumps(event, separators=(",", ":")), flush=True)
