@@ -2,7 +2,8 @@
 
     cli -> runtime -> {init, cgroups, network, monitor} -> linux;   spec, errors, log at the bottom
 
-A failure here is a layering bug in src/, not a reason to widen the table.
+and no import cycle between modules, inside a part either (a cycle hidden in a lazy import still ties the modules
+into one). A failure here is a layering bug in src/, not a reason to widen the table.
 """
 
 from __future__ import annotations
@@ -119,6 +120,60 @@ def test_only_cli_and_main_import_cli(module: str) -> None:
     bad = [f"{rel(module)}:{line}: imports {target}" for line, target in simcon_imports(module)
            if top_part(target) == "cli"]
     assert not bad, "\n".join(bad)
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_cycle_finder_finds_a_cycle_through_three_modules() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles() -> None:
+    graph = {module: {target for _, target in simcon_imports(module) if target in MODULES and target != module}
+             for module in MODULES}
+    cycles = import_cycles(graph)
+    shown = []
+    for cycle in cycles:
+        members = set(cycle)
+        edges = [f"  {rel(m)}:{line}: imports {target}" for m in cycle for line, target in simcon_imports(m)
+                 if target in members and target != m]
+        shown.append(" <-> ".join(cycle) + "\n" + "\n".join(edges))
+    assert not cycles, "import cycles:\n" + "\n".join(shown)
 
 
 def test_linux_imports_nothing_but_linux() -> None:

@@ -53,15 +53,6 @@ class Created:
         self.console_master = console_master
 
 
-def oci_state(state: ContainerState, status: str) -> dict:
-    """The state object hooks receive on stdin (runtime-spec `state`)."""
-    view = {"ociVersion": state.oci_version, "id": state.id, "status": status, "pid": state.pid,
-            "bundle": state.bundle}
-    if state.annotations:
-        view["annotations"] = state.annotations
-    return view
-
-
 def create_container(store: StateStore, container_id: str, options: CreateOptions) -> Created:
     validate_id(container_id)
     if options.preserve_fds < 0:
@@ -289,7 +280,7 @@ class _Launcher:
             if plan.create_runtime_hooks or plan.create_container_hooks or plan.start_container_hooks:
                 _expect(parent_init, sync.RUN_CREATE_HOOKS, "set up the rootfs", self.timeout)
                 self._run_create_runtime_hooks()
-                parent_init.send(sync.HOOKS_DONE, state=oci_state(self.state, st.CREATING))
+                parent_init.send(sync.HOOKS_DONE, state=self.state.hook_view(st.CREATING))
             _expect(parent_init, sync.READY, "set up the container", self.timeout)
         finally:
             parent_inter.close()
@@ -300,7 +291,7 @@ class _Launcher:
     def _run_create_runtime_hooks(self) -> None:
         from simcon.init.hooks import run_hooks
 
-        state_json = json.dumps(oci_state(self.state, st.CREATING)).encode()
+        state_json = json.dumps(self.state.hook_view(st.CREATING)).encode()
         run_hooks("prestart", _bound(_hooks(self.spec, "prestart"), self.timeout), state_json)
         run_hooks("createRuntime", _bound(_hooks(self.spec, "create_runtime"), self.timeout), state_json)
 

@@ -153,11 +153,10 @@ def _run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: lis
     import json
 
     from simcon.init.hooks import run_hooks
-    from simcon.runtime.create import oci_state
     from simcon.runtime.plan import HookPlan
 
     try:
-        run_hooks(kind, [HookPlan.from_json(h) for h in hooks], json.dumps(oci_state(state, status)).encode())
+        run_hooks(kind, [HookPlan.from_json(h) for h in hooks], json.dumps(state.hook_view(status)).encode())
     except SimconError as exc:
         from simcon import log
 

@@ -125,6 +125,14 @@ class ContainerState:
             view["finished"] = self.finished
         return view
 
+    def hook_view(self, status: str) -> dict:
+        """The state object hooks receive on stdin (runtime-spec `state`)."""
+        view = {"ociVersion": self.oci_version, "id": self.id, "status": status, "pid": self.pid,
+                "bundle": self.bundle}
+        if self.annotations:
+            view["annotations"] = self.annotations
+        return view
+
 
 def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory: fsync, then rename."""
