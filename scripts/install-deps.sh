@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=("$@")
 if [[ ${#PACKAGES[@]} -eq 0 ]]; then
-    PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap)
+    PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap fish)
 fi
 
 missing=()

@@ -15,13 +15,17 @@ from simcon import fastjson
 _log_file: str | None = None
 _log_format = "text"
 _debug = False
+# The least severe level written (the `log_level` setting); debug messages need --debug as well.
+_LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+_min_level = _LEVELS["warning"]
 
 
-def configure(log_file: str | None, log_format: str, debug: bool) -> None:
-    global _log_file, _log_format, _debug
+def configure(log_file: str | None, log_format: str, debug: bool, level: str = "warning") -> None:
+    global _log_file, _log_format, _debug, _min_level
     _log_file = log_file or None
     _log_format = log_format
     _debug = debug
+    _min_level = 0 if debug else _LEVELS.get(level, _LEVELS["warning"])
 
 
 def debug_enabled() -> bool:
@@ -66,8 +70,16 @@ def error(message: str) -> None:
 
 
 def warning(message: str) -> None:
+    if _min_level > _LEVELS["warning"]:
+        return
     _write_log("warning", message)
     _stderr(f"simcon: warning: {message}")
+
+
+def info(message: str) -> None:
+    """Written to the log file only, at log_level info or debug: never to a container's stdio."""
+    if _min_level <= _LEVELS["info"]:
+        _write_log("info", message)
 
 
 def debug(message: str) -> None:

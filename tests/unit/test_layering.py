@@ -22,7 +22,7 @@ ROOT = "simcon"  # the package root itself (simcon/__init__.py: version constant
 # top-level part of simcon -> the top-level parts it may import (itself always included)
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"runtime", "spec", "errors", "log", ROOT},
+    "cli": {"runtime", "spec", "settings", "errors", "log", ROOT},
     "runtime": {"init", "cgroups", "network", "monitor", "linux", "spec", "errors", "log", ROOT},
     "init": {"linux", "errors", "log"},
     "cgroups": {"linux", "errors", "log"},
@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "linux": set(),
     "spec": {"errors", ROOT},  # the root package holds only version constants
     "log": {"errors"},
+    "settings": {"errors"},  # simcon.toml and SIMCON_* variables: read by the CLI, passed down as plain values
     "errors": set(),
     "fastjson": set(),
     ROOT: set(),

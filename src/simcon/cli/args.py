@@ -78,14 +78,17 @@ class UsageError(Exception):
 
 
 class ArgumentParser:
-    def __init__(self, prog: str = "simcon", description: str | None = None) -> None:
+    def __init__(self, prog: str = "simcon", description: str | None = None,
+                 examples: tuple[str, ...] | list[str] = ()) -> None:
         self.prog = prog
         self.description = description
+        self.examples = tuple(examples)  # shown at the end of --help, one command line each
         self._options: dict[str, _Argument] = {}
         self._arguments: list[_Argument] = []
         self._subcommands: dict[str, ArgumentParser] = {}
         self._subcommand_help: dict[str, str] = {}
         self._subcommand_dest: str | None = None
+        self._aliases: dict[str, str] = {}
 
     # -- building ------------------------------------------------------------------------------------------
 
@@ -105,11 +108,35 @@ class ArgumentParser:
         self._subcommand_dest = dest
         return self
 
-    def add_parser(self, name: str, help: str | None = None, description: str | None = None) -> ArgumentParser:
-        parser = ArgumentParser(f"{self.prog} {name}", description or help)
+    def add_parser(self, name: str, help: str | None = None, description: str | None = None,
+                   examples: tuple[str, ...] | list[str] = ()) -> ArgumentParser:
+        parser = ArgumentParser(f"{self.prog} {name}", description or help, examples)
         self._subcommands[name] = parser
         self._subcommand_help[name] = help or ""
         return parser
+
+    def add_alias(self, alias: str, name: str) -> None:
+        """``alias`` parses exactly as the subcommand ``name`` (its dest gets ``alias``; map it back)."""
+        self._subcommands[alias] = self._subcommands[name]
+        self._aliases[alias] = name
+
+    # -- introspection (shell completion, docs) -----------------------------------------------------------
+
+    def subcommands(self) -> dict[str, ArgumentParser]:
+        """The subcommands by name, aliases left out."""
+        return {name: p for name, p in self._subcommands.items() if name not in self._aliases}
+
+    def help_of(self, name: str) -> str:
+        return self._subcommand_help.get(name, "")
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+    def options(self) -> list[_Argument]:
+        return [a for a in self._arguments if a.is_option and a.help != SUPPRESS]
+
+    def positionals(self) -> list[_Argument]:
+        return [a for a in self._arguments if not a.is_option]
 
     # -- parsing -------------------------------------------------------------------------------------------
 
@@ -153,7 +180,10 @@ class ArgumentParser:
                 continue
             if self._subcommands and getattr(namespace, self._subcommand_dest or "", None) is None:
                 if token not in self._subcommands:
-                    raise UsageError(f"{self.prog}: unknown command {token!r} (commands: {', '.join(self._subcommands)})", self)
+                    hint = _did_you_mean(token, self._subcommands)
+                    raise UsageError(f"{self.prog}: unknown command {token!r}" + (
+                        f" (did you mean {hint!r}?)" if hint else f" (commands: {', '.join(self.subcommands())})"),
+                        self)
                 setattr(namespace, self._subcommand_dest, token)
                 self._subcommands[token]._parse_into(args[index:], namespace)
                 return
@@ -184,7 +214,9 @@ class ArgumentParser:
             else:
                 argument = None
         if argument is None:
-            raise UsageError(f"{self.prog}: unknown option {name}", self)
+            hint = _did_you_mean(name, self._options) if name.startswith("--") else None
+            raise UsageError(f"{self.prog}: unknown option {name}" + (f" (did you mean {hint}?)" if hint else ""),
+                             self)
         if argument.flag:
             if has_value:
                 raise UsageError(f"{self.prog}: option {name} takes no value", self)
@@ -238,6 +270,8 @@ class ArgumentParser:
         if self._subcommands:
             lines.append("commands:")
             lines += _rows(list(self._subcommand_help.items()))
+            if self._aliases:
+                lines.append("  aliases: " + ", ".join(f"{a} = {n}" for a, n in self._aliases.items()))
             lines.append("")
         options = [a for a in self._arguments if a.is_option and a.help != SUPPRESS]
         lines.append("options:")
@@ -249,10 +283,21 @@ class ArgumentParser:
                 text += f" (one of: {', '.join(map(str, a.choices))})"
             rows.append((names, text))
         lines += _rows(rows)
+        if self.examples:
+            lines += ["", "examples:"] + [f"  {example}" for example in self.examples]
         return "\n".join(lines) + "\n"
 
     def print_help(self, file: IO[str] | None = None) -> None:
         (file or sys.stdout).write(self.format_help())
+
+
+def _did_you_mean(word: str, candidates: Any) -> str | None:
+    """The closest known name, for an error message (difflib is imported only on this error path)."""
+    import difflib
+
+    matches = difflib.get_close_matches(word, [c for c in candidates if c.startswith("-") == word.startswith("-")],
+                                        n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def _next_slot(positionals: list[_Argument], filled: dict[str, Any]) -> _Argument | None:

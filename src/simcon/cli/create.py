@@ -7,6 +7,10 @@ import os
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "create a container from a bundle (its process waits for `start`)"
+EXAMPLES = (
+    "simcon create --bundle ./mybundle web && simcon start web",
+    "simcon create --bundle . --pid-file /run/web.pid --console-socket /tmp/console.sock web",
+)
 
 
 def add_create_arguments(parser: ArgumentParser) -> None:
@@ -39,10 +43,16 @@ def options_from(args: Namespace):  # noqa: ANN201
     if args.systemd_cgroup:
         raise UnsupportedError("--systemd-cgroup: the systemd cgroup driver is not supported by SimCon yet",
                                container_id=args.container_id)
+    # Engines (podman's conmon, containerd's shim) always pass --pid-file: the container defaults of simcon.toml
+    # are for people typing `simcon run`, never a change to what an engine asked for (simcon.settings).
+    engine_call = args.pid_file is not None
+    settings = args.settings
+    seccomp_profile = args.seccomp_profile or settings.container_default("seccomp_profile", engine_call)
+    init = args.init or bool(settings.container_default("init", engine_call))
     return CreateOptions(bundle=args.bundle, pid_file=args.pid_file, console_socket=args.console_socket,
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
-                         preserve_fds=args.preserve_fds, init=args.init,
-                         seccomp_profile=args.seccomp_profile, rootless=rootless_mode(args.rootless))
+                         preserve_fds=args.preserve_fds, init=init,
+                         seccomp_profile=seccomp_profile, rootless=rootless_mode(args.rootless))
 
 
 def rootless_mode(value: str) -> bool:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "delete a container: its processes (with --force), cgroups and state"
+EXAMPLES = (
+    'simcon delete web',
+    'simcon delete --force web',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

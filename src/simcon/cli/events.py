@@ -5,6 +5,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "print container events: resource stats every interval, and OOM kills"
+EXAMPLES = (
+    'simcon events --stats web',
+    'simcon events --interval 2s web',
+)
 
 
 def parse_duration(text: str) -> float:

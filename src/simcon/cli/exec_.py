@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 HELP = "run a process in a running container"
+EXAMPLES = (
+    "simcon exec web sh -c 'echo hi'",
+    'simcon exec -t web sh',
+)
 
 
 def configure(parser) -> None:  # noqa: ANN001

@@ -6,6 +6,9 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "print the features this runtime supports (OCI features JSON)"
+EXAMPLES = (
+    'simcon features | jq .linux.cgroup',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "send a signal (default SIGTERM) to the container's init process"
+EXAMPLES = (
+    'simcon kill web',
+    'simcon kill --all web KILL',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

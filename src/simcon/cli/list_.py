@@ -7,6 +7,10 @@ import os
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "list containers"
+EXAMPLES = (
+    'simcon list',
+    'simcon list --format json',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

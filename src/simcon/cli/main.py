@@ -20,10 +20,13 @@ VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill", "delete": "delete",
     "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
+    "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect",
 }
+# Short names for common verbs, as docker and podman users type them.
+ALIASES = {"rm": "delete", "ls": "list"}
 
 # Verbs that never touch the state root (so they work without one, e.g. for a user without XDG_RUNTIME_DIR).
-STATELESS_VERBS = frozenset({"spec", "features"})
+STATELESS_VERBS = frozenset({"spec", "features", "config", "completion", "doctor"})
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -54,12 +57,12 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="directory for container state (default /run/simcon, or $XDG_RUNTIME_DIR/simcon "
                              "for a non-root user)")
     parser.add_argument("--log", default=None, metavar="FILE", help="also write messages to FILE")
-    parser.add_argument("--log-format", default="text", choices=("text", "json"),
-                        help="format of the --log file: text, or json lines as runc writes them")
+    parser.add_argument("--log-format", default=None, choices=("text", "json"),
+                        help="format of the --log file: text (default), or json lines as runc writes them")
     parser.add_argument("--debug", action="store_true", help="debug messages, and tracebacks for errors")
     parser.add_argument("--systemd-cgroup", action="store_true",
                         help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
-    parser.add_argument("--rootless", default="auto", choices=("true", "false", "auto"),
+    parser.add_argument("--rootless", default=None, choices=("true", "false", "auto"),
                         help="rootless mode for create/run: a container without a cgroup where the user cannot "
                              "create one (auto: when not running as root)")
     parser.add_argument("--criu", default=None, help=SUPPRESS)
@@ -68,15 +71,48 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     for verb, module_name in VERBS.items():
         module = import_module(f"simcon.cli.{module_name}")
         modules[verb] = module
-        verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP,
+                                     examples=getattr(module, "EXAMPLES", ()))
         module.configure(verb_parser)
+    for alias, verb in ALIASES.items():
+        sub.add_alias(alias, verb)
     return parser, modules
+
+
+def apply_settings(args: Namespace) -> None:
+    """Config files and SIMCON_* variables under the command-line flags (simcon.settings has the order).
+
+    Only the global flags are resolved here; a verb takes its container defaults from ``args.settings``."""
+    from simcon import settings as settings_module
+
+    settings = settings_module.load()
+    for key in ("root", "log", "log_format", "rootless"):
+        flag = getattr(args, key)
+        if flag is not None:
+            settings.set(key, flag, "flag")
+    if args.debug:
+        settings.set("log_level", "debug", "flag")
+    if args.systemd_cgroup:
+        settings.set("cgroup_manager", "systemd", "flag")
+    args.settings = settings
+    args.root = settings.get("root")
+    args.log = settings.get("log")
+    args.log_format = settings.get("log_format")
+    args.rootless = settings.get("rootless")
+    args.debug = settings.get("log_level") == "debug"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
-    log.configure(args.log, args.log_format, args.debug)
+    args.command = ALIASES.get(args.command, args.command)
+    try:
+        apply_settings(args)
+    except SimconError as exc:
+        log.configure(args.log, args.log_format or "text", args.debug)
+        _report(args, exc, None)
+        return EXIT_FAILURE
+    log.configure(args.log, args.log_format, args.debug, args.settings.get("log_level"))
     if args.version:
         print(f"simcon version {__version__}\nspec: {OCI_VERSION}\npython: {sys.version.split()[0]}")
         return EXIT_OK

@@ -5,6 +5,9 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "suspend all processes of a container (cgroup freezer)"
+EXAMPLES = (
+    'simcon pause web',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

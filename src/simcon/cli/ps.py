@@ -6,6 +6,10 @@ from __future__ import annotations
 from simcon.cli.args import REMAINDER, ArgumentParser, Namespace
 
 HELP = "list the processes running in a container"
+EXAMPLES = (
+    'simcon ps web',
+    'simcon ps --format json web',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

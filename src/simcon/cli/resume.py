@@ -5,6 +5,9 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "resume all processes of a paused container"
+EXAMPLES = (
+    'simcon resume web',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

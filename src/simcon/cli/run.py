@@ -6,6 +6,10 @@ from simcon.cli.args import ArgumentParser, Namespace
 from simcon.cli.create import add_create_arguments, options_from
 
 HELP = "create and start a container, and wait for it unless --detach"
+EXAMPLES = (
+    'simcon run --bundle ./mybundle web',
+    'simcon run -d --bundle . web && simcon exec web ps',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

@@ -7,6 +7,10 @@ import os
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "write a default config.json (like runc spec)"
+EXAMPLES = (
+    'simcon spec',
+    'simcon spec --rootless --bundle ./mybundle',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

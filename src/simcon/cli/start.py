@@ -5,6 +5,9 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "start the process of a created container"
+EXAMPLES = (
+    'simcon start web',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

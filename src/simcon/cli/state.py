@@ -5,6 +5,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "print the state of a container as JSON"
+EXAMPLES = (
+    'simcon state web',
+    'simcon state web | jq -r .status',
+)
 
 
 def configure(parser: ArgumentParser) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 HELP = "stop a container: SIGTERM, then SIGKILL after --time seconds"
+EXAMPLES = (
+    'simcon stop web',
+    'simcon stop --time 5 web',
+)
 
 
 def configure(parser) -> None:  # noqa: ANN001

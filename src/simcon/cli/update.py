@@ -9,6 +9,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "update the resource limits of a container (--resources FILE|- or flags)"
+EXAMPLES = (
+    'simcon update --memory 256M web',
+    'simcon update --resources limits.json web',
+)
 
 # flag dest -> (resource section, field) in the LinuxResources JSON
 _FLAGS = (
