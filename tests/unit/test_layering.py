@@ -22,19 +22,24 @@ ROOT = "simcon"  # the package root itself (simcon/__init__.py: version constant
 # top-level part of simcon -> the top-level parts it may import (itself always included)
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"runtime", "spec", "settings", "errors", "log", ROOT},
-    "runtime": {"init", "cgroups", "network", "monitor", "linux", "spec", "errors", "log", ROOT},
+    "cli": {"api", "runtime", "spec", "settings", "errors", "log", "version"},
+    # the Python library (simcon.Runtime): what the CLI's verbs call
+    "api": {"runtime", "errors", "version"},
+    "runtime": {"init", "cgroups", "network", "monitor", "linux", "spec", "errors", "log", "version"},
     "init": {"linux", "errors", "log"},
     "cgroups": {"linux", "errors", "log"},
-    "network": {"linux", "spec", "errors", "log", ROOT},
-    "monitor": {"linux", "spec", "errors", "log", ROOT},
+    "network": {"linux", "spec", "errors", "log", "version"},
+    "monitor": {"linux", "spec", "errors", "log", "version"},
     "linux": set(),
-    "spec": {"errors", ROOT},  # the root package holds only version constants
+    "spec": {"errors", "version"},
     "log": {"errors"},
     "settings": {"errors"},  # simcon.toml and SIMCON_* variables: read by the CLI, passed down as plain values
     "errors": set(),
     "fastjson": set(),
-    ROOT: set(),
+    "version": set(),
+    # `import simcon` re-exports the versions, and simcon.Runtime lazily from the api (so nothing below may
+    # import the root package: that would be a cycle through the api)
+    ROOT: {"version", "api"},
 }
 # Bottom-layer utilities any part may use.
 for _allowed in ALLOWED.values():
@@ -100,7 +105,7 @@ def test_every_top_level_part_has_a_rule() -> None:
 def test_import_resolution_sees_lazy_and_from_imports() -> None:
     """Sanity check of the checker itself on code whose imports are known."""
     cli_main = {target for _, target in simcon_imports("simcon.cli.main")}
-    assert {"simcon.log", "simcon", "simcon.errors", "simcon.runtime.state"} <= cli_main
+    assert {"simcon.log", "simcon.version", "simcon.errors", "simcon.runtime.state"} <= cli_main
     operations = {target for _, target in simcon_imports("simcon.runtime.operations")}
     assert "simcon.cgroups" in operations  # imported inside a function
 
@@ -183,8 +188,12 @@ def test_linux_imports_nothing_but_linux() -> None:
     assert not bad, "\n".join(bad)
 
 
-def test_package_root_imports_nothing_from_simcon() -> None:
-    assert simcon_imports(ROOT) == []
+def test_package_root_imports_only_the_versions_and_lazily_the_api() -> None:
+    assert sorted({target for _, target in simcon_imports(ROOT)}) == ["simcon.api", "simcon.version"]
+    code = "import sys, simcon; print(' '.join(sorted(m for m in sys.modules if m.startswith('simcon'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(SRC)})
+    assert result.stdout.split() == ["simcon", "simcon.version"]
 
 
 def test_hot_commands_stay_light() -> None:

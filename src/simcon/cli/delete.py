@@ -18,10 +18,10 @@ def configure(parser: ArgumentParser) -> None:
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.errors import ContainerNotFoundError
-    from simcon.runtime.operations import delete_container
+    from simcon.api import Runtime
 
     try:
-        delete_container(store, args.container_id, force=args.force)
+        Runtime(store=store).delete(args.container_id, force=args.force)
     except ContainerNotFoundError:
         # `delete --force` of a missing container succeeds quietly, as in runc (engines clean up blindly).
         if not args.force:

@@ -19,12 +19,7 @@ def configure(parser: ArgumentParser) -> None:
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
-    from simcon.errors import UsageError
-    from simcon.runtime.operations import kill_container, parse_signal
+    from simcon.api import Runtime
 
-    try:
-        sig = parse_signal(args.signal)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    kill_container(store, args.container_id, sig, all_processes=args.all)
+    Runtime(store=store).kill(args.container_id, args.signal, all=args.all)
     return 0

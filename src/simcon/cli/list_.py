@@ -16,6 +16,9 @@ EXAMPLES = (
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--format", default="table", choices=("table", "json"), help="output format")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the container ids")
+    parser.add_argument("--filter", action="append", default=None, metavar="KEY=VALUE",
+                        help="only containers that match: status=S, id=ID or name=ID (a prefix* pattern), "
+                             "label=K[=V] or annotation=K[=V]; repeatable (same key: any, different keys: all)")
 
 
 def _owner(path: str) -> str:
@@ -28,11 +31,50 @@ def _owner(path: str) -> str:
         return "#?"
 
 
+_FILTER_KEYS = ("status", "id", "name", "label", "annotation")
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    from simcon.errors import UsageError
+
+    wanted: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in _FILTER_KEYS:
+            raise UsageError(f"--filter {item!r}: expected KEY=VALUE with KEY one of {', '.join(_FILTER_KEYS)}")
+        wanted.setdefault("id" if key == "name" else "annotation" if key == "label" else key, []).append(value)
+    return wanted
+
+
+def matches(wanted: dict[str, list[str]], state, status: str) -> bool:  # noqa: ANN001
+    """docker's rule: values of one key are alternatives, different keys must all match."""
+    for key, values in wanted.items():
+        if key == "status" and status not in values:
+            return False
+        if key == "id" and not any(_id_matches(state.id, v) for v in values):
+            return False
+        if key == "annotation" and not any(_annotation_matches(state.annotations or {}, v) for v in values):
+            return False
+    return True
+
+
+def _id_matches(container_id: str, pattern: str) -> bool:
+    return container_id.startswith(pattern[:-1]) if pattern.endswith("*") else container_id == pattern
+
+
+def _annotation_matches(annotations: dict[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in annotations and (not sep or annotations[key] == value)
+
+
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon import fastjson
     from simcon.runtime.operations import list_containers
 
     entries = list_containers(store)
+    if args.filter:
+        wanted = parse_filters(args.filter)
+        entries = [(state, status) for state, status in entries if matches(wanted, state, status)]
     if args.quiet:
         for state, _status in entries:
             print(state.id)

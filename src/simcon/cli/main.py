@@ -11,7 +11,8 @@ import os
 import sys
 from importlib import import_module
 
-from simcon import OCI_VERSION, __version__, log
+from simcon import log
+from simcon.version import OCI_VERSION, __version__
 from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
 from simcon.errors import SimconError, UsageError
 
@@ -20,7 +21,7 @@ VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill", "delete": "delete",
     "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
-    "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect",
+    "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect", "gc": "gc",
 }
 # Short names for common verbs, as docker and podman users type them.
 ALIASES = {"rm": "delete", "ls": "list"}
@@ -35,16 +36,9 @@ EXIT_INTERRUPTED = 130
 
 
 def default_root() -> str:
-    if os.geteuid() == 0:
-        return "/run/simcon"
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_dir:
-        return os.path.join(runtime_dir, "simcon")
-    # Never a guessable directory in /tmp: another user could create it first and own our state.
-    user_dir = f"/run/user/{os.geteuid()}"
-    if os.path.isdir(user_dir) and os.stat(user_dir).st_uid == os.geteuid():
-        return os.path.join(user_dir, "simcon")
-    raise UsageError("no state directory for a non-root user: set XDG_RUNTIME_DIR or pass --root DIR")
+    from simcon.api import default_root as api_default_root
+
+    return api_default_root()
 
 
 def build_parser() -> tuple[ArgumentParser, dict]:

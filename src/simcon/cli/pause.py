@@ -15,7 +15,7 @@ def configure(parser: ArgumentParser) -> None:
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
-    from simcon.runtime.cgroup_ops import pause_container
+    from simcon.api import Runtime
 
-    pause_container(store, args.container_id)
+    Runtime(store=store).pause(args.container_id)
     return 0

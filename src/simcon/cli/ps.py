@@ -15,6 +15,7 @@ EXAMPLES = (
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--format", default="table", choices=("table", "json"),
                         help="table (the host's ps output) or json (a list of pids)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the pids, one per line")
     parser.add_argument("container_id", metavar="ID")
     parser.add_argument("ps_args", nargs=REMAINDER, metavar="PS_ARGS", help="options for ps (default -ef)")
 
@@ -24,6 +25,12 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.cgroup_ops import container_pids
 
     ps_args = [a for a in (args.ps_args or []) if a != "--"] if args.ps_args else []
+    if args.quiet:
+        if ps_args:
+            raise UsageError("ps options cannot be used with --quiet")
+        for pid in container_pids(store, args.container_id):
+            print(pid)
+        return 0
     if args.format == "json":
         if ps_args:
             raise UsageError("ps options cannot be used with --format json")

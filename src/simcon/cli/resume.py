@@ -15,7 +15,7 @@ def configure(parser: ArgumentParser) -> None:
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
-    from simcon.runtime.cgroup_ops import resume_container
+    from simcon.api import Runtime
 
-    resume_container(store, args.container_id)
+    Runtime(store=store).resume(args.container_id)
     return 0

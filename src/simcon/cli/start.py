@@ -15,7 +15,7 @@ def configure(parser: ArgumentParser) -> None:
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
-    from simcon.runtime.operations import start_container
+    from simcon.api import Runtime
 
-    start_container(store, args.container_id)
+    Runtime(store=store).start(args.container_id)
     return 0

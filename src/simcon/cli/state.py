@@ -17,8 +17,7 @@ def configure(parser: ArgumentParser) -> None:
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon import fastjson
-    from simcon.runtime.operations import container_status
+    from simcon.api import Runtime
 
-    state, status = container_status(store, args.container_id)
-    print(fastjson.dumps(state.oci_view(status), indent=2))
+    print(fastjson.dumps(Runtime(store=store).state(args.container_id).to_json(), indent=2))
     return 0

@@ -18,15 +18,10 @@ def configure(parser) -> None:  # noqa: ANN001
 
 
 def run(args, store) -> int:  # noqa: ANN001
+    from simcon.api import Runtime
     from simcon.errors import UsageError
-    from simcon.runtime.operations import parse_signal
-    from simcon.runtime.stop import stop_container
 
     if args.time < 0:
         raise UsageError(f"--time must not be negative (got {args.time})")
-    try:
-        sig = parse_signal(args.signal)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    stop_container(store, args.container_id, args.time, sig)
+    Runtime(store=store).stop(args.container_id, args.time, args.signal)
     return 0

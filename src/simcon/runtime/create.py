@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from simcon import OCI_VERSION
+from simcon.version import OCI_VERSION
 from simcon.errors import SimconError, UnsupportedError
 from simcon.linux import procfs
 from simcon.linux.pidfd import kill_and_wait

@@ -5,7 +5,7 @@ Truthful by construction: anything SimCon cannot do yet is ``false`` or absent, 
 
 from __future__ import annotations
 
-from simcon import __version__
+from simcon.version import __version__
 from simcon.spec.constants import (
     CAPABILITIES,
     HOOK_KINDS,

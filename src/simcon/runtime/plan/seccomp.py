@@ -151,7 +151,7 @@ def seccomp_listener_plan(plan, spec, config_file: str) -> None:  # noqa: ANN001
     the containerProcessState the init sends with the listener fd; the init adds its pid."""
     import socket
 
-    from simcon import OCI_VERSION
+    from simcon.version import OCI_VERSION
 
     seccomp = plan.seccomp
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
