@@ -15,7 +15,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit test-vm bench clean
+.PHONY: setup demo test test-unit test-vm bench docs clean
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -48,6 +48,13 @@ test-vm: setup
 
 bench: setup
 	bench/run.sh
+
+# The generated parts of docs/ (settings and API reference; a unit test fails when they are stale), then the API
+# reference as browsable HTML with pdoc (the `docs` extra) in build/docs/.
+docs: setup
+	$(VENV)/bin/python tools/gendocs.py
+	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[docs]'
+	$(VENV)/bin/pdoc -o build/docs simcon.api simcon.errors
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -92,7 +92,8 @@ class Runtime:
         return _container(*container_status(self.store, container_id))
 
     def list(self) -> list[Container]:
-        """Every readable container under the root (unreadable ones: ``broken()``)."""
+        """Every container under the root whose state can be read (`simcon list`; `simcon gc --force` removes the
+        others)."""
         from simcon.runtime.operations import list_containers
 
         return [_container(state, status) for state, status in list_containers(self.store)]
@@ -157,11 +158,13 @@ class Runtime:
         return exec_in_container(self.store, container_id, ExecOptions(args=list(args), **options))
 
     def pause(self, container_id: str) -> None:
+        """Freeze every process of the running container (cgroup freezer)."""
         from simcon.runtime.cgroup_ops import pause_container
 
         pause_container(self.store, container_id)
 
     def resume(self, container_id: str) -> None:
+        """Thaw a paused container."""
         from simcon.runtime.cgroup_ops import resume_container
 
         resume_container(self.store, container_id)
