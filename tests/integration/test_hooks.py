@@ -206,3 +206,11 @@ def test_failing_poststop_hook_does_not_block_delete(rt) -> None:
     assert proc.returncode == 0, rt.describe(proc)
     assert rt.run("state", hooked.cid).returncode != 0
     assert rt.existing_cgroup_dirs(rt.cgroup_path(hooked.cid)) == []
+
+
+def test_start_container_hooks_see_status_created(rt) -> None:
+    """runtime-spec: startContainer hooks run before the user's process, so the state says `created`."""
+    hooked = _hooked(rt, ["true"], kinds=("startContainer", "poststart"))
+    rt.ok("run", "--bundle", hooked.bundle.path, hooked.cid)
+    assert hooked.state("startContainer")["status"] == "created"
+    assert hooked.state("poststart")["status"] == "running"

@@ -132,19 +132,7 @@ def test_oom_score_adj(rt) -> None:
     assert run_ok(rt, ["cat", "/proc/self/oom_score_adj"], edit).strip() == "543"
 
 
-@pytest.mark.simcon_only("SimCon refuses before fork when it cannot lower oom_score_adj")
-def test_oom_score_adj_below_our_own_is_a_clear_error(rt) -> None:
-    own_caps = int(next(line for line in open("/proc/self/status") if line.startswith("CapEff:")).split()[1], 16)
-    if own_caps & (1 << 24):
-        pytest.skip("this process holds CAP_SYS_RESOURCE and may lower oom_score_adj")
-    own = int(open("/proc/self/oom_score_adj").read())
-    if own == -1000:
-        pytest.skip("oom_score_adj is at its minimum already")
-
-    def edit(bundle) -> None:
-        bundle.config["process"]["oomScoreAdj"] = own - 1
-
-    one_line_error(rt, rt.run_container(["true"], edit=edit), "process.oomScoreAdj", "CAP_SYS_RESOURCE")
+# Below our own value: tests/integration/test_spec_conformance.py (written as runc does; only the kernel refuses).
 
 
 # --- sysctl ---------------------------------------------------------------------------------------------------

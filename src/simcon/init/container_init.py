@@ -32,13 +32,14 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
         # container (an early `exec`) may reach them through /proc/PID/fd. The init inherits this; execve of the
         # container's program makes it dumpable again.
         proc.set_dumpable(False)
-        if plan.oom_score_adj is not None:
-            step = "set oomScoreAdj"
-            # Here, through the host's /proc and before any namespace change; the init inherits it.
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(plan.oom_score_adj))
         step = "wait for the parent"
         channel.expect(sync.PROCEED, step)
+        if plan.oom_score_adj is not None:
+            step = "set process.oomScoreAdj"
+            # Here, through the host's /proc and before any namespace change; the init inherits it. After PROCEED,
+            # so the kernel's refusal (below oom_score_adj_min without CAP_SYS_RESOURCE) reaches a listening parent.
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(plan.oom_score_adj))
         for path, flag, kind in plan.join_namespaces:
             step = f"join {kind} namespace"
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -124,8 +125,12 @@ class _Init(process_setup.ProcessSteps):
                 steps.append(("make the rootfs read-only", fs.remount_root_readonly))
         else:
             steps.append(("change root", lambda: os.chroot(p.rootfs)))
+        steps.append(("find HOME in /etc/passwd", self.find_home))
         if p.terminal:
             steps.append(("set up the console", self.setup_console))
+        if p.has_namespace("mount") and p.rootfs_propagation & m.MS_UNBINDABLE:
+            # After every bind from inside the root (masks, /dev/console): none could be made from an unbindable one.
+            steps.append(("make the root unbindable", lambda: fs.set_root_propagation(p.rootfs_propagation)))
         if p.hostname is not None:
             steps.append(("set hostname", lambda: proc.sethostname(p.hostname)))
         if p.domainname is not None:
@@ -160,6 +165,8 @@ class _Init(process_setup.ProcessSteps):
     def change_root(self) -> None:
         os.close(self.root_fd)
         (fs.move_into if self.plan.no_pivot else fs.pivot_into)(self.plan.rootfs)
+        # The parent mount was made private for pivot_root, which the new root inherits: a shared
+        # rootfsPropagation is applied again to the new root (unbindable: after the last bind, see steps()).
         if self.plan.rootfs_propagation & m.MS_SHARED:
             fs.set_root_propagation(self.plan.rootfs_propagation)
 
@@ -246,11 +253,11 @@ class _Init(process_setup.ProcessSteps):
     def exec_process(self) -> None:
         p = self.plan
         if p.start_container_hooks:
-            self.state["status"] = "running"
+            self.state["status"] = "created"  # the user's process has not run yet (runtime-spec)
             self._run_hooks("startContainer", p.start_container_hooks)
         if p.tiny_init:
             tiny_init.stay_as_pid1()  # returns in the child, which execs below
-        env = process_setup.environment(p.env)
+        env = process_setup.environment(p.env, self.home)
         os.umask(p.umask if p.umask is not None else 0o022)
         process_setup.reset_signals()
         if p.no_new_privileges:

@@ -93,7 +93,8 @@ class _Process(process_setup.ProcessSteps):
 
     def steps(self) -> list:
         p = self.plan
-        steps = [("start a session", os.setsid), ("change root", self.change_root)]
+        steps = [("start a session", os.setsid), ("change root", self.change_root),
+                 ("find HOME in /etc/passwd", self.find_home)]
         if p.terminal:
             steps.append(("set up the console", self.setup_console))
         if p.rlimits:
@@ -134,7 +135,7 @@ class _Process(process_setup.ProcessSteps):
 
     def exec(self) -> None:
         p = self.plan
-        env = process_setup.environment(p.env)
+        env = process_setup.environment(p.env, self.home)
         os.umask(p.umask if p.umask is not None else 0o022)
         process_setup.reset_signals()
         if p.no_new_privileges:

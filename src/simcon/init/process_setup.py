@@ -108,13 +108,44 @@ def hand_over_console(console_socket: socket.socket, master: int, slave_path: st
     os.close(slave)
 
 
-def environment(env: list[str]) -> dict[str, str]:
+def environment(env: list[str], home: str | None = None) -> dict[str, str]:
+    """The process's environment; ``home`` is HOME when the config does not set it (see ``home_of``)."""
     result: dict[str, str] = {}
     for entry in env:
         key, sep, value = entry.partition("=")
         if sep:
             result[key] = value
+    if home is not None:
+        result.setdefault("HOME", home)
     return result
+
+
+PASSWD_LIMIT = 4 << 20  # bytes of /etc/passwd read at most: the file belongs to the (maybe hostile) rootfs
+
+
+def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
+    """The home directory of ``uid`` in the container's passwd file, ``/`` without an entry (as runc).
+
+    Read after the root change, so the path is the container's; a FIFO, a device or a huge file there is not
+    read (O_NONBLOCK, regular files only, bounded)."""
+    try:
+        fd = os.open(passwd, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError:
+        return "/"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "/"
+        data = os.read(fd, PASSWD_LIMIT)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    wanted = str(uid).encode()
+    for line in data.splitlines():
+        fields = line.split(b":")
+        if len(fields) >= 7 and fields[2] == wanted:
+            return fields[5].decode(errors="surrogateescape") or "/"
+    return "/"
 
 
 def reset_signals() -> None:
@@ -152,6 +183,7 @@ class ProcessSteps:
 
     plan: object
     executable: str
+    home: str | None = None  # HOME from the container's /etc/passwd when the config has none (find_home)
 
     def set_rlimits(self) -> None:
         set_rlimits(self.plan.rlimits)
@@ -166,6 +198,10 @@ class ProcessSteps:
 
     def set_capabilities(self) -> None:
         set_capabilities(self.plan.capabilities)
+
+    def find_home(self) -> None:
+        if not any(entry.startswith("HOME=") for entry in self.plan.env):
+            self.home = home_of(self.plan.uid)
 
     def find_executable(self) -> None:
         self.executable = find_executable(self.plan.args[0], self.plan.env)

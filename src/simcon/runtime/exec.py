@@ -258,7 +258,7 @@ def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
 
     try:
         plan.apparmor_profile = lsm_labels.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
-        plan.selinux_label = process.selinux_label or None
+        plan.selinux_label = lsm_labels.selinux_labels(process, None, source, "" if source != "exec" else "process.")[0]
     except ConfigError as exc:
         flag = _LSM_FLAGS.get(exc.json_path)
         if source != "exec" or flag is None:

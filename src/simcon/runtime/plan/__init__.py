@@ -205,6 +205,9 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
                 plan.id_map_helpers = not idmaps.own_ids_only(plan.uid_mappings, plan.gid_mappings)
                 plan.setgroups_denied = not plan.id_map_helpers
 
+    from simcon.runtime.plan import lsm_labels
+
+    plan.selinux_label, mount_label = lsm_labels.selinux_labels(spec.process, linux, config_file)
     for i, mnt in enumerate(spec.mounts or []):
         try:
             opts = parse_options(list(mnt.options or []))
@@ -220,8 +223,8 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         container_maps = (linux.uid_mappings, linux.gid_mappings) if linux and "user" in plan.own_namespaces else None
         finish_mount_plan(mp, mnt, opts, config_file, host_netns=not plan.has_namespace("network"),
                           container_maps=container_maps)
-        if linux is not None and linux.mount_label and not mp.is_bind and fstype not in _UNLABELED_TYPES:
-            mp.data = lsm.selinux_mount_data(mp.data, linux.mount_label)
+        if mount_label and not mp.is_bind and fstype not in _UNLABELED_TYPES:
+            mp.data = lsm.selinux_mount_data(mp.data, mount_label)
         plan.mounts.append(mp)
 
     dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
@@ -259,7 +262,6 @@ def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: st
     process = spec.process
     linux = spec.linux
     plan.apparmor_profile = lsm_labels.check_lsm_labels(process, linux, config_file)
-    plan.selinux_label = process.selinux_label or None
     # In a user namespace of its own the init holds every capability of its bounding set, whatever SimCon holds.
     own = capabilities.bounding_set() if plan.new_user_namespace else None
     plan.capabilities = capabilities.capabilities_plan(process.capabilities, config_file, own_permitted=own)

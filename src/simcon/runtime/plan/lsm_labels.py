@@ -1,4 +1,5 @@
-"""LSM labels in the launch plan: an AppArmor profile or SELinux label the host cannot apply is an error here."""
+"""LSM labels in the launch plan: an AppArmor profile the host cannot apply is an error here; SELinux labels on a
+host without SELinux are skipped with a warning (as crun)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from simcon.linux import lsm as host_lsm
 
 def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.") -> str | None:  # noqa: ANN001
     """The AppArmor profile to apply (None: none asked for). A label for an LSM the host does not run is an
-    error, as is an AppArmor profile the kernel has not loaded. SELinux labels are carried by the plan (see
-    ``build_plan``): the process label is written to /proc/thread-self/attr/exec before execve, the mount label
-    becomes a `context=` mount option."""
+    error, as is an AppArmor profile the kernel has not loaded. SELinux labels: see ``selinux_labels``."""
     profile = process.apparmor_profile if process is not None else None
     if profile:
         where = f"{prefix}apparmorProfile"
@@ -20,13 +19,21 @@ def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.")
         if profile != "unconfined" and profile not in host_lsm.loaded_apparmor_profiles():
             raise ConfigError(config_file, where, f'AppArmor profile "{profile}" is not loaded (load it with '
                                                   "apparmor_parser -r)")
-    wanted = []
-    if process is not None and process.selinux_label:
-        wanted.append((f"{prefix}selinuxLabel", host_lsm.selinux_enabled()))
-    if linux is not None and linux.mount_label:
-        wanted.append(("linux.mountLabel", host_lsm.selinux_enabled()))
-    for where, enabled in wanted:
-        if not enabled:
-            raise ConfigError(config_file, where, "SELinux is not enabled on this host, so the label cannot be "
-                                                  "applied")
     return profile or None
+
+
+def selinux_labels(process, linux, config_file: str, prefix: str = "process.") -> tuple[str | None, str | None]:  # noqa: ANN001
+    """(process label, mount label) to apply. The process label is written to /proc/thread-self/attr/exec before
+    execve, the mount label becomes a `context=` mount option. On a host without SELinux both are skipped with a
+    warning in the runtime log, as crun does: a bundle written for an SELinux host still runs here."""
+    process_label = (process.selinux_label if process is not None else None) or None
+    mount_label = (linux.mount_label if linux is not None else None) or None
+    if (process_label or mount_label) and not host_lsm.selinux_enabled():
+        from simcon import log
+
+        for where, label in ((f"{prefix}selinuxLabel", process_label), ("linux.mountLabel", mount_label)):
+            if label:
+                log.warning(f"{config_file}: {where}: SELinux is not enabled on this host: label {label!r} "
+                            "ignored")
+        return None, None
+    return process_label, mount_label

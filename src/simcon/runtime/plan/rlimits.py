@@ -1,7 +1,7 @@
 """Process limits of the launch plan: ``process.rlimits`` and ``process.oomScoreAdj``.
 
-Both fail here, in the parent, when SimCon lacks CAP_SYS_RESOURCE to raise (or lower) what the config asks
-for: setrlimit or the oom_score_adj write would refuse it later in the init.
+An rlimit fails here, in the parent, when SimCon lacks CAP_SYS_RESOURCE to raise what the config asks for
+(setrlimit would refuse it later in the init). oomScoreAdj is left to the kernel (see ``oom_score_adj_plan``).
 """
 
 from __future__ import annotations
@@ -68,18 +68,11 @@ def _show(value: int) -> str:
 
 # --- oom_score_adj -------------------------------------------------------------------------------------------------
 def oom_score_adj_plan(value: int | None, config_file: str) -> int | None:
+    """The value the intermediate writes. Not compared with our own: the kernel lets anyone lower it down to the
+    task's oom_score_adj_min without CAP_SYS_RESOURCE (what a CRI sandbox asks for), so only the kernel's own
+    refusal, reported by the write, is an error (as runc)."""
     if value is None:
         return None
     if not -1000 <= value <= 1000:
         raise ConfigError(config_file, "process.oomScoreAdj", f"must be between -1000 and 1000, got {value}")
-    # Lowering it below our own needs CAP_SYS_RESOURCE.
-    try:
-        with open("/proc/self/oom_score_adj", "rb") as f:
-            own = int(f.read())
-    except OSError:
-        return value
-    if value < own and not capabilities.own_permitted_set() & (1 << CAP_SYS_RESOURCE):
-        raise ConfigError(config_file, "process.oomScoreAdj",
-                          f"{value} is below SimCon's own oom_score_adj ({own}) and SimCon lacks "
-                          "CAP_SYS_RESOURCE to lower it")
     return value
