@@ -368,6 +368,30 @@ def test_no_default_devices_when_dev_is_bind_mounted(tmp_path, destination: str)
     config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
     plan = plan_for(tmp_path, config)
     assert [d.path for d in plan.devices] == ["/dev/fuse"]
+    # Someone else's /dev: the node is only checked there, and no /dev links are added to it.
+    assert [d.may_create for d in plan.devices] == [False]
+    assert plan.dev_links is False
+
+
+def test_bound_dev_leaves_devices_elsewhere_creatable(tmp_path) -> None:
+    config = base_config()
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/dev"]
+    config["mounts"].append({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind"]})
+    config["linux"]["devices"] = [{"path": "/opt/dev/fuse", "type": "c", "major": 10, "minor": 229},
+                                  {"path": "/dev/../devx", "type": "c", "major": 1, "minor": 3}]
+    assert [d.may_create for d in plan_for(tmp_path, config).devices] == [True, True]
+
+
+def test_a_config_device_replaces_the_default_of_its_path(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["devices"] = [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600,
+                                   "uid": 1000}]
+    plan = plan_for(tmp_path, config)
+    assert [d.path for d in plan.devices] == [p for p in DEFAULT_DEVICE_PATHS if p != "/dev/null"] + ["/dev/null"]
+    null = plan.devices[-1]
+    assert (null.mode, null.uid, null.index) == (0o600, 1000, 0)
+    assert null.describe() == "linux.devices[0] `/dev/null`"
+    assert plan.devices[0].describe() == "device `/dev/zero`" and plan.dev_links is True
 
 
 def test_default_devices_kept_when_dev_is_a_tmpfs(tmp_path) -> None:

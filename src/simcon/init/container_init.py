@@ -105,11 +105,11 @@ class _Init(process_setup.ProcessSteps):
             steps.append(("make the rootfs parent private", lambda: fs.make_parent_mount_private(p.rootfs)))
             steps += [("bind the rootfs", lambda: fs.bind_rootfs(p.rootfs)), ("open the rootfs", self.open_rootfs)]
             steps += [(f"mount {mp.describe()}", self._mounter(mp)) for mp in p.mounts]
-            steps += [
-                ("create devices", self.create_devices),
-                ("create /dev links", lambda: fs.create_dev_symlinks(self.root_fd)),
-                ("create the working directory", lambda: fs.make_workdir(self.root_fd, p.cwd)),
-            ]
+            steps += [(f"create {dev.describe()}", lambda dev=dev: fs.create_device(self.root_fd, dev))
+                      for dev in p.devices]
+            if p.dev_links:
+                steps.append(("create /dev links", lambda: fs.create_dev_symlinks(self.root_fd)))
+            steps.append(("create the working directory", lambda: fs.make_workdir(self.root_fd, p.cwd)))
         steps.append(("wait for createRuntime hooks", self.sync_hooks))
         if p.create_container_hooks:
             steps.append(("run createContainer hooks", self.run_create_container_hooks))
@@ -169,10 +169,6 @@ class _Init(process_setup.ProcessSteps):
         # rootfsPropagation is applied again to the new root (unbindable: after the last bind, see steps()).
         if self.plan.rootfs_propagation & m.MS_SHARED:
             fs.set_root_propagation(self.plan.rootfs_propagation)
-
-    def create_devices(self) -> None:
-        for dev in self.plan.devices:
-            fs.create_device(self.root_fd, dev)
 
     def sync_hooks(self) -> None:
         p = self.plan

@@ -286,22 +286,67 @@ def _idmapped_bind(mp, target_fd: int) -> None:  # noqa: ANN001
 # --- devices ---------------------------------------------------------------------------------------------------
 
 
-def create_device(root_fd: int, dev) -> None:  # noqa: ANN001
+_NODE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+_FILE_KINDS = {stat.S_IFREG: "a regular file", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symlink",
+               stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "the char device",
+               stat.S_IFBLK: "the block device"}
+
+
+def _node_text(kind: int, rdev: int) -> str:
+    """``c 1:3``, ``b 7:0``, ``fifo``: a node as the errors name it."""
+    if kind == stat.S_IFIFO:
+        return "fifo"
+    return f"{'b' if kind == stat.S_IFBLK else 'c'} {os.major(rdev)}:{os.minor(rdev)}"
+
+
+def _check_existing(st: os.stat_result, kind: int, rdev: int) -> None:
+    """Accept the node already at the path only if it is the very device asked for (as runc keeps it)."""
+    have = stat.S_IFMT(st.st_mode)
+    if have == kind and (kind == stat.S_IFIFO or st.st_rdev == rdev):
+        return
+    what = _FILE_KINDS.get(have, "something else")
+    if have in (stat.S_IFCHR, stat.S_IFBLK):
+        what = f"{what} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    raise OSError(errno.EEXIST, f"already exists as {what}, not {_node_text(kind, rdev)}: a device never replaces "
+                                "what is in the rootfs")
+
+
+def create_device(root_fd: int, dev) -> None:  # noqa: ANN001 - a plan.DevicePlan
+    """Make the node ``dev`` inside the rootfs, or accept the same node already there.
+
+    Nothing at the path is ever removed or replaced: that would destroy a file of the bundle's rootfs on disk
+    (the runtime-spec makes a mismatch an error). Missing parent directories are made, as runc does, except where
+    ``dev.may_create`` is False (a bind-mounted /dev): there the node must exist already.
+    """
     parts = split_path(dev.path)
-    parent = mkdirs_in_root(root_fd, "/".join(parts[:-1]))
+    kind = _NODE_TYPES[dev.kind]
+    rdev = 0 if kind == stat.S_IFIFO else os.makedev(dev.major, dev.minor)
+    try:
+        if dev.may_create:
+            parent = mkdirs_in_root(root_fd, "/" + "/".join(parts[:-1]))
+        else:
+            parent = open_in_root(root_fd, "/" + "/".join(parts[:-1]), os.O_PATH | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from None
     name = parts[-1]
     try:
-        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.kind]
         try:
-            os.lstat(name, dir_fd=parent)
-            os.unlink(name, dir_fd=parent)
+            _check_existing(os.lstat(name, dir_fd=parent), kind, rdev)
+            return
         except FileNotFoundError:
-            pass
+            if not dev.may_create:
+                raise OSError(errno.ENOENT, "no such node in the bind-mounted /dev, and SimCon never adds nodes "
+                                            "to a directory bound from elsewhere") from None
         try:
-            os.mknod(name, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor), dir_fd=parent)
+            os.mknod(name, kind | (dev.mode & 0o7777), rdev, dir_fd=parent)
+        except FileExistsError:
+            # Something appeared since the lstat: judge it the same way, never replace it.
+            _check_existing(os.lstat(name, dir_fd=parent), kind, rdev)
+            return
         except PermissionError:
             # No mknod (a user namespace): bind the host's node instead, as runc does.
-            os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                             dir_fd=parent))
             node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
             try:
                 _mount(dev.path, node, None, m.MS_BIND)
@@ -312,7 +357,8 @@ def create_device(root_fd: int, dev) -> None:  # noqa: ANN001
         # mknod's mode went through the umask: set it exactly.
         os.chmod(name, dev.mode & 0o7777, dir_fd=parent)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, dev.path) from None
+        # The step names the device and its path; a different path (the host node bound) is worth saying.
+        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from None
     finally:
         os.close(parent)
 

@@ -48,9 +48,10 @@ class MountPlan:
 
 
 class DevicePlan:
-    __slots__ = ("path", "kind", "major", "minor", "mode", "uid", "gid")
+    __slots__ = ("path", "kind", "major", "minor", "mode", "uid", "gid", "index", "may_create")
 
-    def __init__(self, path: str, kind: str, major: int, minor: int, mode: int, uid: int, gid: int) -> None:
+    def __init__(self, path: str, kind: str, major: int, minor: int, mode: int, uid: int, gid: int,
+                 index: int | None = None) -> None:
         self.path = path
         self.kind = kind
         self.major = major
@@ -58,6 +59,13 @@ class DevicePlan:
         self.mode = mode
         self.uid = uid
         self.gid = gid
+        self.index = index  # in linux.devices; None for a default device
+        # False inside a /dev bind-mounted from elsewhere: the node must already be there (see rootfs.create_device).
+        self.may_create = True
+
+    def describe(self) -> str:
+        where = "device" if self.index is None else f"linux.devices[{self.index}]"
+        return f"{where} `{self.path}`"
 
 
 # The devices every container gets (as in runc), unless /dev is bind-mounted from the host.
@@ -104,6 +112,7 @@ class LaunchPlan:
         self.cgroup_binds: list[tuple[str, str]] = []  # (host dir, path under the cgroup mount), set by create
         self.unified_cgroup_only = False
         self.devices: list[DevicePlan] = []
+        self.dev_links = True  # /dev/fd, stdin...; False when /dev is bound from elsewhere (nothing is added there)
         self.masked_paths: list[str] = []
         self.readonly_paths: list[str] = []
         self.hostname: str | None = None
@@ -192,7 +201,7 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         for i, dev in enumerate(linux.devices or []):
             mode = dev.file_mode if dev.file_mode is not None else 0o666
             plan.devices.append(DevicePlan(dev.path, dev.type, dev.major or 0, dev.minor or 0, mode,
-                                           dev.uid or 0, dev.gid or 0))
+                                           dev.uid or 0, dev.gid or 0, i))
         # A user namespace given by path is joined first: it grants the rights to join the others.
         plan.join_namespaces.sort(key=lambda joined: joined[2] != "user")
         if "user" in plan.own_namespaces:
@@ -228,8 +237,15 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
         plan.mounts.append(mp)
 
     dev_is_bound = any(mp.destination.rstrip("/") == "/dev" and mp.is_bind for mp in plan.mounts)
-    if not dev_is_bound:
-        plan.devices = list(DEFAULT_DEVICES) + plan.devices
+    plan.dev_links = not dev_is_bound
+    if dev_is_bound:
+        # That /dev is someone else's directory (the host's, say): check the nodes there, never add any.
+        for dev in plan.devices:
+            dev.may_create = not os.path.normpath("/" + dev.path.lstrip("/")).startswith("/dev/")
+    else:
+        # A config entry for a default path wins (its mode and owner), as in runc: the node is made once.
+        listed = {os.path.normpath("/" + dev.path.lstrip("/")) for dev in plan.devices}
+        plan.devices = [dev for dev in DEFAULT_DEVICES if dev.path not in listed] + plan.devices
 
     plan.hostname = spec.hostname or None
     plan.domainname = spec.domainname or None
