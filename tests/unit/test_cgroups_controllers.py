@@ -337,29 +337,25 @@ def test_rdma(cg, version):
 # -- devices ------------------------------------------------------------------------------------------------------
 
 
-def test_devices_v1_deny_all_then_rules_then_defaults(cg):
+def test_devices_v1_deny_all_then_rules_then_defaults_and_nothing_more(cg):
     d = cg({"devices.allow": "", "devices.deny": ""})
-    rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"},
+    rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "wr"},
              {"allow": False, "type": "b", "major": 8, "minor": -1}]
-    devices.apply(res(devices=rules), d, 1, "linux.resources", extra=[("c", 4, 64, "rwm")])
-    assert cg.writes[:5] == [("devices.deny", "a"), ("devices.deny", "a *:* rwm"), ("devices.allow", "c 10:229 rw"),
-                             ("devices.deny", "b 8:* rwm"), ("devices.allow", "c 4:64 rwm")]
-    defaults = [w[1] for w in cg.writes[5:]]
-    assert "c 1:3 rwm" in defaults and "c 136:* rwm" in defaults and "c *:* m" in defaults
+    devices.apply(res(devices=rules), d, 1, "linux.resources")
+    assert cg.writes[:4] == [("devices.deny", "a"), ("devices.deny", "a *:* rwm"), ("devices.allow", "c 10:229 rw"),
+                             ("devices.deny", "b 8:* rwm")]
+    assert [w[1] for w in cg.writes[4:]] == [r.text() for r in devices.DEFAULT_ALLOWED]
+    assert {w[0] for w in cg.writes[4:]} == {"devices.allow"}
 
 
 def test_devices_bad_rule(cg):
     d = cg({"devices.allow": "", "devices.deny": ""})
     with pytest.raises(ResourceError, match=r"linux\.resources\.devices\[0\]\.access: expected letters from rwm"):
         devices.apply(res(devices=[{"allow": True, "access": "rwx"}]), d, 1, "linux.resources")
+    with pytest.raises(ResourceError, match=r"resources\.devices\[1\]\.major: expected -1 \(any\) or 0 to"):
+        devices.apply(res(devices=[{"allow": True}, {"allow": True, "type": "c", "major": 1 << 32}]), d, 1,
+                      "resources")
     assert cg.writes == []
-
-
-def test_devices_v2_warns_that_it_is_not_enforced(cg, capsys):
-    d = cg({})
-    devices.apply(res(devices=[{"allow": False, "access": "rwm"}]), d, 2, "linux.resources")
-    assert cg.writes == []
-    assert "not enforced on cgroup v2" in capsys.readouterr().err
 
 
 # -- unified ------------------------------------------------------------------------------------------------------

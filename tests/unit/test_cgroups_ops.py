@@ -73,7 +73,7 @@ def test_update_leaves_devices_alone_and_create_writes_them(tmp_path):
     mgr = hybrid(tmp_path, {"devices": {"devices.allow": "", "devices.deny": ""}}, {})
     mgr.apply(res(), "resources")
     assert (tmp_path / "devices/c/devices.deny").read_text() == ""
-    mgr.apply(res(), "linux.resources", device_rules=[])
+    mgr.apply(res(), "linux.resources", devices=True)
     assert (tmp_path / "devices/c/devices.deny").read_text() == "a"
 
 

@@ -150,33 +150,31 @@ class CgroupManager:
         for cg in self.cgroups:
             fs.write(cg.dir, "cgroup.procs", str(pid))
 
-    def apply(self, resources, field: str = "linux.resources", device_rules=None) -> None:  # noqa: ANN001
+    def apply(self, resources, field: str = "linux.resources", devices: bool = False) -> None:  # noqa: ANN001
         """Write ``resources`` (a ``spec.model.Resources``) through each controller's writer.
 
-        ``field`` is the JSON path of ``resources`` in messages. ``device_rules`` (extra allow rules for the
-        config's ``linux.devices``) also turns on the device list; None leaves it alone, as ``update`` does.
+        ``field`` is the JSON path of ``resources`` in messages. ``devices`` also writes the device list (rules
+        plus defaults, see ``controllers.devices``): always at create; ``update`` only when it brings rules.
         """
-        from simcon.cgroups.controllers import WRITERS, ResourceError, devices, unified
+        from simcon.cgroups.controllers import WRITERS, ResourceError, unified
+        from simcon.cgroups.controllers import devices as devices_writer
 
         for v1_name, json_name, writer in WRITERS:
-            if writer is devices:
-                if device_rules is None:
+            if writer is devices_writer:
+                if not devices:
                     continue
             elif not writer.wants(resources):
                 continue
             target = self._target(v1_name)
             if target is None:
-                if writer is devices:
+                if writer is devices_writer:
                     continue  # no devices hierarchy at all: nothing could restrict them
                 if writer is unified:
                     writer.apply(resources, "", 1, field)  # raises, naming the key
                 raise ResourceError(f"{field}.{json_name}",
                                     f"no cgroup hierarchy on this host has the {v1_name} controller")
             cgroup_dir, version = target
-            if writer is devices:
-                writer.apply(resources, cgroup_dir, version, field, extra=device_rules)
-            else:
-                writer.apply(resources, cgroup_dir, version, field)
+            writer.apply(resources, cgroup_dir, version, field)
 
     def _target(self, v1_controller: str) -> tuple[str, int] | None:
         """(directory, version) for a controller: the v1 hierarchy carrying it, else the v2 directory."""

@@ -15,15 +15,16 @@ from simcon.runtime.state import StateStore, validate_id
 
 
 def apply_spec_resources(cgroups, spec) -> None:  # noqa: ANN001
-    """At create: write ``linux.resources`` and the device list (with ``linux.devices`` allowed)."""
+    """At create: write ``linux.resources`` and the device list.
+
+    The device list is the config's rules in order plus the defaults, nothing more: ``linux.devices`` entries get
+    no permission of their own (as in runc and crun), so "deny all, allow c 1:11 r" means what it says.
+    """
     from simcon.spec.model import Resources
 
     linux = spec.linux
     resources = linux.resources if linux is not None and linux.resources is not None else Resources()
-    # FIFOs ("p") are not devices to the device cgroup; "u" (unbuffered char) is "c" there.
-    nodes = [("c" if d.type == "u" else d.type, d.major, d.minor, "rwm")
-             for d in (linux.devices if linux else []) if d.type in ("c", "u", "b")]
-    cgroups.apply(resources, "linux.resources", device_rules=nodes)
+    cgroups.apply(resources, "linux.resources", devices=True)
 
 
 def _manager(state):  # noqa: ANN001, ANN202
@@ -52,7 +53,8 @@ def update_container(store: StateStore, container_id: str, resources) -> None:  
         status = st.derive_status(state, locked.path)
         if status not in (st.CREATED, st.RUNNING, st.PAUSED):
             raise ContainerNotRunningError(container_id)
-        _manager(state).apply(resources, "resources")
+        # Device rules are replaced only when the update brings some (then with the defaults after them).
+        _manager(state).apply(resources, "resources", devices=bool(resources.devices))
 
 
 # -- pause / resume -----------------------------------------------------------------------------------------------

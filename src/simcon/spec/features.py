@@ -35,9 +35,7 @@ def features_document(*, idmap: bool = False) -> dict:
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": idmap}},
         },
-        # features.md has no field for it: say here that v2 device rules need an eBPF filter SimCon lacks.
-        "annotations": {"io.github.simcon.version": __version__,
-                        "io.github.simcon.cgroup.v2.devices": "not-enforced"},
+        "annotations": {"io.github.simcon.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
     }
 

@@ -1,65 +1,196 @@
-"""devices: the allow/deny list.
+"""devices: which device nodes the container may open (read, write) or create (mknod).
 
-v1: ``devices.deny "a"`` first (nothing allowed), then each rule in order to ``devices.allow`` or
-``devices.deny``, then the device nodes of ``linux.devices`` and runc's default set (null, zero, full, random,
-urandom, tty, console, ptmx, pts, tun, and mknod of anything), so a config means on SimCon what it means on runc.
+One list decides, on v1 and v2 alike (``effective_rules``): the config's ``linux.resources.devices`` in the order
+written, then the default allow list (runc's and crun's: null, zero, full, random, urandom, tty, console, ptmx,
+pts, tun, and mknod of any node), starting from "nothing allowed". Nothing else: a ``linux.devices`` entry is a
+node in /dev, not a permission (as in runc and crun).
 
-v2 controls devices with an eBPF program attached to the cgroup; SimCon has no eBPF loader, so on v2 the rules are
-NOT enforced: a warning says so, and the container can use whatever device nodes exist in its /dev (only those
-SimCon created from ``linux.devices`` and the defaults, plus any it can mknod itself with CAP_MKNOD).
+v1 writes ``devices.deny a`` and then each rule to ``devices.allow``/``devices.deny``: the kernel applies them one
+by one. v2 has no such files: ``emulate`` computes what the v1 kernel would make of the same writes (a default
+plus exceptions), ``cgroups.devfilter`` turns that into an eBPF program, and ``cgroups.v2`` attaches it to the
+container's cgroup (replacing the previous one on ``update``). So a rule list means the same on both.
 """
 
 from __future__ import annotations
 
-from simcon.cgroups.controllers._common import ResourceError, warn, write
+from typing import NamedTuple
 
-# (type, major, minor, access) allowed in every container, as runc's specconv.AllowedDevices.
+from simcon.cgroups.controllers._common import ResourceError, exists, read, write
+
+ANY = -1  # a major or minor that matches every number (``*``)
+_MAX_NUMBER = 0xFFFFFFFF  # the kernel's numbers are u32
+
+
+class Rule(NamedTuple):
+    """One rule, normalised: ``kind`` is a (all), c or b; ``access`` letters in ``rwm`` order."""
+
+    allow: bool
+    kind: str
+    major: int
+    minor: int
+    access: str
+
+    def text(self) -> str:
+        """As v1's devices.allow/deny and devices.list spell it: ``c 1:3 rwm``, ``c 136:* rwm``."""
+        def number(n: int) -> str:
+            return "*" if n == ANY else str(n)
+
+        return f"{self.kind} {number(self.major)}:{number(self.minor)} {self.access}"
+
+
+def _allow(kind: str, major: int, minor: int, access: str) -> Rule:
+    return Rule(True, kind, major, minor, access)
+
+
+# Allowed in every container, after the config's rules, as runc's specconv.AllowedDevices and crun's defaults.
 DEFAULT_ALLOWED = (
-    ("c", None, None, "m"),
-    ("b", None, None, "m"),
-    ("c", 1, 3, "rwm"),  # /dev/null
-    ("c", 1, 8, "rwm"),  # /dev/random
-    ("c", 1, 7, "rwm"),  # /dev/full
-    ("c", 5, 0, "rwm"),  # /dev/tty
-    ("c", 1, 5, "rwm"),  # /dev/zero
-    ("c", 1, 9, "rwm"),  # /dev/urandom
-    ("c", 5, 1, "rwm"),  # /dev/console
-    ("c", 136, None, "rwm"),  # /dev/pts/*
-    ("c", 5, 2, "rwm"),  # /dev/ptmx
-    ("c", 10, 200, "rwm"),  # /dev/net/tun
+    _allow("c", ANY, ANY, "m"),
+    _allow("b", ANY, ANY, "m"),
+    _allow("c", 1, 3, "rwm"),  # /dev/null
+    _allow("c", 1, 8, "rwm"),  # /dev/random
+    _allow("c", 1, 7, "rwm"),  # /dev/full
+    _allow("c", 5, 0, "rwm"),  # /dev/tty
+    _allow("c", 1, 5, "rwm"),  # /dev/zero
+    _allow("c", 1, 9, "rwm"),  # /dev/urandom
+    _allow("c", 5, 1, "rwm"),  # /dev/console
+    _allow("c", 136, ANY, "rwm"),  # /dev/pts/*
+    _allow("c", 5, 2, "rwm"),  # /dev/ptmx
+    _allow("c", 10, 200, "rwm"),  # /dev/net/tun
 )
 
 _TYPES = ("a", "c", "b")
-
-
-def rule_text(kind: str | None, major: int | None, minor: int | None, access: str | None) -> str:
-    """``c 1:3 rwm``; a missing (or -1) number is ``*``, a missing type ``a``, a missing access ``rwm``."""
-    def number(n: int | None) -> str:
-        return "*" if n is None or n == -1 else str(n)
-
-    return f"{kind or 'a'} {number(major)}:{number(minor)} {access or 'rwm'}"
 
 
 def wants(resources) -> bool:  # noqa: ANN001, ARG001
     return True  # even an empty list means "only the defaults"
 
 
-def apply(resources, cgroup_dir: str, version: int, field: str, extra=()) -> None:  # noqa: ANN001
-    """``extra``: (type, major, minor, access) allow rules for the config's ``linux.devices``."""
+def _number(value: int | None, where: str) -> int:
+    if value is None or value == ANY:
+        return ANY
+    if not 0 <= value <= _MAX_NUMBER:
+        raise ResourceError(where, f"expected -1 (any) or 0 to {_MAX_NUMBER}, got {value}")
+    return value
+
+
+def effective_rules(resources, field: str) -> list[Rule]:  # noqa: ANN001
+    """The config's rules, checked and normalised, in their order, then the defaults: what every driver applies.
+
+    ``field`` is the JSON path of ``resources`` (errors name ``<field>.devices[i].access``).
+    """
     field = f"{field}.devices"
+    rules = []
     for i, rule in enumerate(resources.devices):
+        where = f"{field}[{i}]"
         if rule.type is not None and rule.type not in _TYPES:
-            raise ResourceError(f"{field}[{i}].type", f"expected a, b or c, got {rule.type!r}")
+            raise ResourceError(f"{where}.type", f"expected a, b or c, got {rule.type!r}")
         if rule.access is not None and (not rule.access or set(rule.access) - set("rwm")):
-            raise ResourceError(f"{field}[{i}].access", f"expected letters from rwm, got {rule.access!r}")
+            raise ResourceError(f"{where}.access", f"expected letters from rwm, got {rule.access!r}")
+        access = "".join(letter for letter in "rwm" if letter in (rule.access or "rwm"))
+        rules.append(Rule(bool(rule.allow), rule.type or "a", _number(rule.major, f"{where}.major"),
+                          _number(rule.minor, f"{where}.minor"), access))
+    return [*rules, *DEFAULT_ALLOWED]
+
+
+def emulate(rules: list[Rule]) -> tuple[bool, list[Rule]]:
+    """What the v1 kernel makes of ``devices.deny a`` followed by ``rules``: (allow by default?, exceptions).
+
+    The kernel's semantics (security/device_cgroup.c): type ``a`` resets everything, whatever its numbers say,
+    to allow-all or deny-all with no exceptions. A rule of the other kind than the default adds an exception (its
+    access merged into an exception with the same type and numbers); a rule of the same kind as the default
+    takes its access away from the exception with exactly the same type and numbers (a wildcard does not reach a
+    specific one, nor the reverse). Exceptions are allow rules under deny-all, deny rules under allow-all.
+    """
+    default_allow = False
+    exceptions: list[Rule] = []
+    for rule in rules:
+        if rule.kind == "a":
+            default_allow, exceptions = rule.allow, []
+            continue
+        same = [i for i, ex in enumerate(exceptions) if (ex.kind, ex.major, ex.minor) == rule[1:4]]
+        if rule.allow != default_allow:
+            if same:
+                ex = exceptions[same[0]]
+                exceptions[same[0]] = ex._replace(access="".join(c for c in "rwm" if c in ex.access + rule.access))
+            else:
+                exceptions.append(rule)
+            continue
+        for i in reversed(same):
+            left = "".join(c for c in exceptions[i].access if c not in rule.access)
+            if left:
+                exceptions[i] = exceptions[i]._replace(access=left)
+            else:
+                del exceptions[i]
+    return default_allow, exceptions
+
+
+def permits(default_allow: bool, exceptions: list[Rule], kind: str, major: int, minor: int, access: str) -> bool:
+    """Whether the kernel lets an access through (the v1 check; the eBPF program must decide the same).
+
+    Under deny-all one exception must match and grant every letter asked for; under allow-all no exception may
+    match and share a letter with the request.
+    """
+    for ex in exceptions:
+        if ex.kind != kind or ex.major not in (ANY, major) or ex.minor not in (ANY, minor):
+            continue
+        if default_allow and set(access) & set(ex.access):
+            return False
+        if not default_allow and set(access) <= set(ex.access):
+            return True
+    return default_allow
+
+
+def parse_list(text: str) -> tuple[bool, list[Rule]] | None:
+    """v1's ``devices.list`` as (allow by default?, exceptions); None if a line is not understood.
+
+    Under allow-all the kernel shows only ``a *:* rwm``, hiding the deny exceptions: that reads as (True, []),
+    which is only ever used to decide that a reset is needed.
+    """
+    exceptions = []
+    for line in text.splitlines():
+        try:
+            kind, numbers, access = line.split()
+            major, minor = (ANY if n == "*" else int(n) for n in numbers.split(":"))
+        except ValueError:
+            return None
+        if kind == "a":
+            return True, []
+        exceptions.append(Rule(True, kind, major, minor, access))
+    return False, exceptions
+
+
+def _transition(current: list[Rule], target: list[Rule]) -> list[tuple[str, Rule]]:
+    """The writes that turn deny-all ``current`` into deny-all ``target`` without passing through less than
+    either allows: every grant of the target first (merged into what is there), then what is left over taken away
+    from each exact exception."""
+    writes = [("devices.allow", ex) for ex in target]
+    wanted = {(ex.kind, ex.major, ex.minor): ex.access for ex in target}
+    for ex in current:
+        left = "".join(c for c in ex.access if c not in wanted.get((ex.kind, ex.major, ex.minor), ""))
+        if left:
+            writes.append(("devices.deny", ex._replace(allow=False, access=left)))
+    return writes
+
+
+def apply(resources, cgroup_dir: str, version: int, field: str) -> None:  # noqa: ANN001
+    rules = effective_rules(resources, field)
+    where = f"{field}.devices"
     if version == 2:
-        if resources.devices:
-            warn(field, "not enforced on cgroup v2 (SimCon has no eBPF device filter): the container can use "
-                 "every device node in its /dev")
+        from simcon.cgroups import devfilter, v2
+
+        default_allow, exceptions = emulate(rules)
+        v2.set_device_filter(cgroup_dir, devfilter.program(default_allow, exceptions), where)
         return
-    write(cgroup_dir, "devices.deny", "a", field)
-    for i, rule in enumerate(resources.devices):
-        text = rule_text(rule.type, rule.major, rule.minor, rule.access)
-        write(cgroup_dir, "devices.allow" if rule.allow else "devices.deny", text, f"{field}[{i}]")
-    for kind, major, minor, access in (*extra, *DEFAULT_ALLOWED):
-        write(cgroup_dir, "devices.allow", rule_text(kind, major, minor, access), f"{field} (default rule)")
+    # A running container (`update`) already has a deny-all list: change it in place, as runc does, so that no
+    # open of /dev/null fails in between. A new cgroup (allow-all) starts from `deny a` and the rules in order.
+    default_allow, exceptions = emulate(rules)
+    current = parse_list(read(cgroup_dir, "devices.list", where)) if exists(cgroup_dir, "devices.list") else None
+    if current is not None and not current[0] and not default_allow:
+        for name, rule in _transition(current[1], exceptions):
+            write(cgroup_dir, name, rule.text(), where)
+        return
+    write(cgroup_dir, "devices.deny", "a", where)
+    count = len(resources.devices)
+    for i, rule in enumerate(rules):
+        name = f"{where}[{i}]" if i < count else f"{where} (default rule {rule.text()})"
+        write(cgroup_dir, "devices.allow" if rule.allow else "devices.deny", rule.text(), name)
