@@ -21,8 +21,18 @@ bits. The encoding is include/uapi/linux/bpf.h's ``struct bpf_insn``: code, dst/
 from __future__ import annotations
 
 import struct
+from typing import Protocol
 
-from simcon.cgroups.controllers.devices import ANY, Rule
+ANY = -1  # a major or minor that matches every number (``*``)
+
+
+class ExceptionRule(Protocol):
+    """What the compiler needs of an exception (``controllers.devices.Rule`` has it)."""
+
+    kind: str
+    major: int
+    minor: int
+    access: str
 
 # Opcodes (class | operation | source).
 _LDX_W = 0x61  # BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)
@@ -57,7 +67,7 @@ def access_bits(access: str) -> int:
     return bits
 
 
-def _block(ex: Rule, default_allow: bool) -> list[tuple]:
+def _block(ex: ExceptionRule, default_allow: bool) -> list[tuple]:
     """The tests and the verdict for one exception; a jump's offset -1 means "to the next block"."""
     tests: list[tuple] = []
     bits = access_bits(ex.access)
@@ -76,7 +86,7 @@ def _block(ex: Rule, default_allow: bool) -> list[tuple]:
     return [*tests, (_MOV_K, R0, 0, 0, 0 if default_allow else 1), (_EXIT, 0, 0, 0, 0)]
 
 
-def program(default_allow: bool, exceptions: list[Rule]) -> bytes:
+def program(default_allow: bool, exceptions: list[ExceptionRule]) -> bytes:
     """The instructions (8 bytes each) deciding as ``devices.permits(default_allow, exceptions, ...)``."""
     out = [
         _insn(_LDX_W, R2, R1, 0),  # access_type
@@ -88,7 +98,7 @@ def program(default_allow: bool, exceptions: list[Rule]) -> bytes:
     ]
     for ex in exceptions:
         if ex.kind not in _TYPE:
-            raise ValueError(f"exception {ex.text()!r}: only b and c rules remain after emulation")
+            raise ValueError(f"exception of type {ex.kind!r}: only b and c rules remain after emulation")
         block = _block(ex, default_allow)
         for i, (code, dst, src, off, imm) in enumerate(block):
             out.append(_insn(code, dst, src, len(block) - i - 1 if off == -1 else off, imm))

@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from simcon.cgroups.controllers._common import ResourceError, exists, read, write
-
-ANY = -1  # a major or minor that matches every number (``*``)
+from simcon.cgroups.devfilter import ANY
 _MAX_NUMBER = 0xFFFFFFFF  # the kernel's numbers are u32
 
 
