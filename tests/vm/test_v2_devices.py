@@ -64,12 +64,13 @@ def test_rules_apply_in_order_on_top_of_the_defaults(rt) -> None:  # noqa: ANN00
 
 def test_mknod_is_filtered_too(rt) -> None:  # noqa: ANN001
     # Allow-all with one deny: the defaults after it (mknod of any char device) do not reach the exact 1:11 rule.
-    script = ("mknod /tmp/kmsg c 1 11 2>/dev/null && echo mknod-11-ok || echo mknod-11-denied; "
-              "mknod /tmp/other c 1 12 && echo mknod-12-ok; (: > /tmp/other) && echo open-12-ok")
+    # In /dev: the bundle's /tmp may be on a nodev mount, where no node can be opened at all.
+    script = ("mknod /dev/kmsg2 c 1 11 2>/dev/null && echo mknod-11-ok || echo mknod-11-denied; "
+              "mknod /dev/null2 c 1 3 && echo mknod-3-ok; echo x > /dev/null2 && echo open-3-ok")
     proc = rt.run_container(["sh", "-c", script], edit=edit_with([{"allow": True, "access": "rwm"},
                                                                    kmsg("m", allow=False)]))
     assert proc.returncode == 0, rt.describe(proc)
-    assert proc.stdout.split() == ["mknod-11-denied", "mknod-12-ok", "open-12-ok"]
+    assert proc.stdout.split() == ["mknod-11-denied", "mknod-3-ok", "open-3-ok"]
 
 
 def test_update_replaces_the_program_and_delete_frees_it(rt) -> None:  # noqa: ANN001
