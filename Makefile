@@ -46,7 +46,7 @@ test-vm: setup
 	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q -m "not apparmor" $(VM_TESTS)
 	scripts/vm/run-in-vm.sh --apparmor -- $(VENV)/bin/pytest -q -m apparmor tests/vm
 
-bench: setup
+bench: setup $(VENV)/.simcon-bench-stamp
 	bench/run.sh
 
 # The generated parts of docs/ (settings and API reference; a unit test fails when they are stale), then the API
@@ -55,6 +55,11 @@ docs: setup
 	$(VENV)/bin/python tools/gendocs.py
 	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[docs]'
 	$(VENV)/bin/pdoc -o build/docs simcon.api simcon.errors
+
+# matplotlib for bench/plot.py: only for `make bench`, never on the test path.
+$(VENV)/.simcon-bench-stamp: pyproject.toml
+	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -3,8 +3,9 @@
 
     bench/summarize.py bench/results/<timestamp>
 
-Reads the hyperfine exports run.json, cycle.json, state.json and memory.tsv (whichever exist) and writes the
-same table as summary.md next to them. Stdlib only.
+Reads the hyperfine exports (run-*.json, cycle-*.json, exec.json, state.json, list.json), pss.tsv, cpu.tsv and
+memory.tsv (whichever exist) and writes the same table as summary.md next to them. Stdlib only; bench/plot.py
+draws the figure.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from pathlib import Path
 
 RUNTIMES = ("simcon", "runc", "crun")
 TIMED = (
+    ("run-bare.json", "run /bin/true, bare bundle"),
+    ("run-podman.json", "run /bin/true, podman bundle"),
+    ("cycle-bare.json", "create + start + delete, bare"),
+    ("cycle-podman.json", "create + start + delete, podman"),
+    ("exec.json", "exec /bin/true"),
+    ("state.json", "state, 200 containers"),
+    ("list.json", "list, 200 containers"),
+    # results of older runs
     ("run.json", "run /bin/true"),
     ("cycle.json", "create + start + delete"),
-    ("state.json", "state (created container)"),
 )
 
 
@@ -31,13 +39,26 @@ def load_times(path: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def load_memory(path: Path) -> dict[str, list[int]]:
-    """runtime -> max RSS samples in KiB, from memory.tsv (`runtime<TAB>kib` lines)."""
-    out: dict[str, list[int]] = {}
+def load_tsv(path: Path) -> dict[str, dict[str, list[float]]]:
+    """what -> runtime -> samples, from `runtime<TAB>what<TAB>value...` lines (memory.tsv, pss.tsv); an old
+    memory.tsv has `runtime<TAB>kib` lines, which count as `run`."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        runtime, what, value = (fields[0], "run", fields[1]) if len(fields) == 2 else fields[:3]
+        out.setdefault(what, {}).setdefault(runtime, []).append(float(value))
+    return out
+
+
+def load_cpu(path: Path) -> dict[str, float]:
+    """runtime -> user + system seconds, from cpu.tsv (`runtime<TAB>user<TAB>sys<TAB>wall`)."""
+    out = {}
     for line in path.read_text().splitlines():
         if line.strip():
-            runtime, kib = line.split("\t")
-            out.setdefault(runtime, []).append(int(kib))
+            runtime, user, system, _wall = line.split("\t")
+            out[runtime] = float(user) + float(system)
     return out
 
 
@@ -64,12 +85,23 @@ def build_rows(results: Path) -> tuple[list[str], list[list[str]]]:
         cells = {rt: fmt_time(*t) for rt, t in times.items()}
         tables.append((label, cells, {rt: t[0] for rt, t in times.items()}))
 
+    cpu_path = results / "cpu.tsv"
+    if cpu_path.exists():
+        cpu = load_cpu(cpu_path)
+        tables.append(("CPU time, 100 create/start/delete", {rt: f"{v:.2f} s" for rt, v in cpu.items()}, cpu))
+
+    pss_path = results / "pss.tsv"
+    if pss_path.exists():
+        for what, samples in load_tsv(pss_path).items():
+            values = {rt: statistics.median(kib) for rt, kib in samples.items()}
+            tables.append((f"Pss of {what}", {rt: f"{v / 1024:.2f} MiB" for rt, v in values.items()}, values))
+
     mem_path = results / "memory.tsv"
     if mem_path.exists():
-        memory = load_memory(mem_path)
-        medians = {rt: statistics.median(kib) for rt, kib in memory.items()}
-        cells = {rt: f"{medians[rt] / 1024:.1f} MiB (max {max(kib) / 1024:.1f})" for rt, kib in memory.items()}
-        tables.append(("max RSS of run (median)", cells, medians))
+        for verb, samples in load_tsv(mem_path).items():
+            medians = {rt: statistics.median(kib) for rt, kib in samples.items()}
+            cells = {rt: f"{medians[rt] / 1024:.1f} MiB" for rt in samples}
+            tables.append((f"max RSS of {verb} (median)", cells, medians))
 
     for _, cells, _ in tables:
         for rt in cells:
