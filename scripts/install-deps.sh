@@ -7,7 +7,9 @@ set -euo pipefail
 
 PACKAGES=("$@")
 if [[ ${#PACKAGES[@]} -eq 0 ]]; then
-    PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap fish)
+    # golang-github-containers-common: podman's default seccomp profile, for the benchmarks' realistic bundle
+    PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap fish
+              golang-github-containers-common)
 fi
 
 missing=()
