@@ -377,6 +377,21 @@ def cgroup_parent() -> Iterator[str]:
     assert not left, f"could not remove cgroup dirs: {left}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def seccomp_cache_dir() -> Iterator[Path]:
+    """SimCon's compiled-filter cache (runtime/seccomp_cache.py) in a dir of the session's, not the host's
+    /var/cache/simcon, so the tests leave nothing behind and start from an empty cache."""
+    tmp = Path(tempfile.mkdtemp(prefix="simcon-test-cache-"))
+    old = os.environ.get("SIMCON_CACHE_DIR")
+    os.environ["SIMCON_CACHE_DIR"] = str(tmp)
+    yield tmp / "seccomp"
+    if old is None:
+        os.environ.pop("SIMCON_CACHE_DIR", None)
+    else:
+        os.environ["SIMCON_CACHE_DIR"] = old
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def rootfs_cache() -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix="simcon-test-rootfs-"))

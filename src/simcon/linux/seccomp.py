@@ -81,6 +81,18 @@ def library():  # noqa: ANN201 - the ctypes library
     return _lib
 
 
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
+def library_version() -> tuple[int, int, int]:
+    """libseccomp's (major, minor, micro); ``OSError`` when it is not installed."""
+    lib = library()
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
+    version = lib.seccomp_version().contents
+    return version.major, version.minor, version.micro
+
+
 def _check(ret: int, what: str) -> int:
     """libseccomp returns -errno."""
     if ret < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from simcon.errors import ConfigError, UnsupportedError
+from simcon.runtime import seccomp_cache
 
 
 def _warn(config_file: str, message: str) -> None:
@@ -74,6 +75,36 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
             raise ConfigError(config_file, f"{base}.flags[{i}]",
                               f'unknown seccomp flag "{flag}" (expected one of {", ".join(FLAGS)})')
         flags |= getattr(sc, flag)
+    # A profile compiled before (by any container) comes from the cache: no libseccomp compile (seccomp_cache).
+    key = _cache_key(seccomp)
+    cached = seccomp_cache.load(key) if key is not None else None
+    if cached is not None:
+        program, skipped = cached
+    else:
+        program, skipped = _compile(seccomp, default, config_file)
+        if key is not None:
+            seccomp_cache.store(key, program, skipped)
+    if skipped:
+        _warn(config_file, f"{base}.syscalls: syscalls unknown to {sc.LIBRARY} skipped: {', '.join(skipped)}")
+    notify = seccomp.default_action == "SCMP_ACT_NOTIFY" or any(c.action == "SCMP_ACT_NOTIFY"
+                                                                 for c in seccomp.syscalls)
+    if not notify:
+        return SeccompPlan(program, flags, skipped)
+    if not seccomp.listener_path:
+        raise ConfigError(config_file, f"{base}.listenerPath", "required: SCMP_ACT_NOTIFY needs a listener socket "
+                                                               "to send the notification fd to")
+    if not os.path.isabs(seccomp.listener_path):
+        raise ConfigError(config_file, f"{base}.listenerPath",
+                          f'must be an absolute path, got "{seccomp.listener_path}"')
+    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, skipped, seccomp.listener_path,
+                       seccomp.listener_metadata)
+
+
+def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]:  # noqa: ANN001
+    """libseccomp's BPF program for ``linux.seccomp``, and the syscall names it did not know (skipped)."""
+    from simcon.linux import seccomp as sc
+
+    base = "linux.seccomp"
     try:
         filt = sc.Filter(default)
     except OSError as exc:
@@ -114,20 +145,26 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
                         raise ConfigError(config_file, f"{where}.names[{j}]",
                                           f'libseccomp refused the rule for "{name}": {exc.strerror}') from None
         program = filt.export_bpf()
-    if skipped:
-        _warn(config_file, f"{base}.syscalls: syscalls unknown to {sc.LIBRARY} skipped: {', '.join(skipped)}")
-    notify = seccomp.default_action == "SCMP_ACT_NOTIFY" or any(c.action == "SCMP_ACT_NOTIFY"
-                                                                 for c in seccomp.syscalls)
-    if not notify:
-        return SeccompPlan(program, flags, skipped)
-    if not seccomp.listener_path:
-        raise ConfigError(config_file, f"{base}.listenerPath", "required: SCMP_ACT_NOTIFY needs a listener socket "
-                                                               "to send the notification fd to")
-    if not os.path.isabs(seccomp.listener_path):
-        raise ConfigError(config_file, f"{base}.listenerPath",
-                          f'must be an absolute path, got "{seccomp.listener_path}"')
-    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, skipped, seccomp.listener_path,
-                       seccomp.listener_metadata)
+    return program, skipped
+
+
+def _cache_key(seccomp) -> bytes | None:  # noqa: ANN001
+    """The cache key of a compile: every field the program depends on, and what compiles it (libseccomp's
+    version, the kernel, the architecture, this compiling code). None when libseccomp cannot be loaded (the
+    compile then reports that)."""
+    from simcon.linux import seccomp as sc
+
+    try:
+        version = sc.library_version()
+    except OSError:
+        return None
+    profile = repr((seccomp.default_action, seccomp.default_errno_ret, seccomp.architectures,
+                    [(c.names, c.action, c.errno_ret, [(a.index, a.value, a.value_two, a.op) for a in c.args])
+                     for c in seccomp.syscalls]))
+    uname = os.uname()
+    code = [(st.st_size, st.st_mtime_ns) for st in (os.stat(__file__), os.stat(sc.__file__))]
+    compiler = repr((version, uname.release, uname.machine, code))
+    return seccomp_cache.make_key(profile.encode(), compiler.encode())
 
 
 def seccomp_profile(path: str, bounding: list[str]):  # noqa: ANN201 - a model.Seccomp, or None
