@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -73,3 +74,66 @@ def test_image_is_a_static_x86_64_elf() -> None:
     data = trampoline.image()
     assert data[:4] == b"\x7fELF" and data[4] == 2 and data[18] == 0x3E
     assert len(data) < 512
+
+
+def test_wait_mode_blocks_on_the_fifo_until_it_is_read_then_execs(tmp_path) -> None:
+    fifo = tmp_path / "exec.fifo"
+    os.mkfifo(fifo, 0o600)
+    opath = os.open(fifo, os.O_PATH)
+    os.set_inheritable(opath, True)  # as the init leaves it; the trampoline closes it
+    fd = trampoline.sealed_fd()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(w, 1)
+        os.dup2(w, 2)
+        for name in os.listdir("/proc/self/fd"):  # whatever pytest left inheritable
+            if int(name) not in (0, 1, 2, opath, fd):
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass
+        try:
+            os.execve(fd, trampoline.wait_argv(opath, "/bin/sh", ["sh", "-c", "echo ran; ls /proc/self/fd"]),
+                      {"MARK": "m"})
+        finally:
+            os._exit(99)
+    os.close(w)
+    os.close(fd)
+    try:
+        # Nothing runs before the fifo is read: the child sits in openat (the process is the trampoline, which
+        # made itself non-dumpable).
+        def waiting_in_trampoline() -> bool:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    asleep = "\nState:\tS" in f.read()
+                return asleep and os.readlink(f"/proc/{pid}/exe").startswith("/memfd:simcon-exec")
+            except OSError:  # between fork and execve
+                return False
+
+        for _ in range(1000):
+            if waiting_in_trampoline():
+                break
+            time.sleep(0.01)
+        assert waiting_in_trampoline()
+        time.sleep(0.05)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+        assert waiting_in_trampoline()
+        with open(fifo, "rb") as reader:  # what `simcon start` does
+            assert reader.read(1) == b"0"
+        out = b""
+        while chunk := os.read(r, 4096):
+            out += chunk
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    finally:
+        os.close(r)
+        os.close(opath)
+    lines = out.decode().split()
+    assert (code, lines[0]) == (0, "ran")
+    # Only stdio and the fd ls reads the directory through: the O_PATH fd and the fifo's were closed.
+    assert sorted(lines[1:]) == ["0", "1", "2", "3"]
+
+
+def test_wait_mode_reports_a_fifo_it_cannot_open() -> None:
+    assert spawn([trampoline.WAIT_ARGV0, "/no/such/fifo", "99", "/bin/true", "true"]) == (
+        127, "simcon: waiting for start at exec.fifo failed\n")
