@@ -99,3 +99,13 @@ def test_removing_the_cgroup_frees_the_program(rt, cgroup: Path) -> None:  # noq
 
     # The kernel releases a removed cgroup's programs from a work queue, shortly after the rmdir.
     rt.wait_for(freed, what=f"program {prog_id} to be freed")
+
+
+def test_a_directory_that_is_no_cgroup_gives_one_line_naming_field_and_path(tmp_path: Path) -> None:
+    from simcon.cgroups.controllers import ResourceError
+
+    with pytest.raises(ResourceError) as info:
+        attach(tmp_path, [DENY_ALL])
+    message = str(info.value)
+    assert message.startswith(f"linux.resources.devices: cgroup `{tmp_path}`: query the attached device programs: ")
+    assert "\n" not in message

@@ -20,19 +20,20 @@ bits. The encoding is include/uapi/linux/bpf.h's ``struct bpf_insn``: code, dst/
 
 from __future__ import annotations
 
-import struct
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 ANY = -1  # a major or minor that matches every number (``*``)
 
+if TYPE_CHECKING:  # only for the annotations: a Protocol class costs import time on every create
+    from typing import Protocol
 
-class ExceptionRule(Protocol):
-    """What the compiler needs of an exception (``controllers.devices.Rule`` has it)."""
+    class ExceptionRule(Protocol):
+        """What the compiler needs of an exception (``controllers.devices.Rule`` has it)."""
 
-    kind: str
-    major: int
-    minor: int
-    access: str
+        kind: str
+        major: int
+        minor: int
+        access: str
 
 # Opcodes (class | operation | source).
 _LDX_W = 0x61  # BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)
@@ -55,6 +56,8 @@ R0, R1, R2, R3, R4, R5 = range(6)
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    import struct  # here: only v2 hosts compile programs
+
     if imm > 0x7FFFFFFF:  # a u32 number as the signed 32-bit immediate with the same bits
         imm -= 1 << 32
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
