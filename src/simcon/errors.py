@@ -111,3 +111,13 @@ class CgroupError(SimconError):
 
 class UnsupportedError(SimconError):
     """A feature the config or command line asks for that this host or SimCon cannot provide."""
+
+
+class NetworkError(SimconError):
+    """A container network could not be set up or torn down: names the network, and the CNI plugin if one failed."""
+
+    def __init__(self, message: str, *, network: str = "", plugin: str = "", container_id: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, container_id=container_id, hint=hint)
+        self.network = network
+        self.plugin = plugin

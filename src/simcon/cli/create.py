@@ -29,7 +29,29 @@ def add_create_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--seccomp-profile", default=None, metavar="FILE",
                         help="apply this seccomp profile (OCI linux.seccomp or Docker JSON) instead of the "
                              "config's; 'unconfined' for none")
+    add_network_arguments(parser)
     parser.add_argument("container_id", metavar="ID")
+
+
+def add_network_arguments(parser: ArgumentParser) -> None:
+    """Networking through CNI (docs/networking.md); each also as annotation run.oci.simcon.NAME."""
+    parser.add_argument("--network", default=None, metavar="MODE",
+                        help="none (only lo), host, bridge (the default `simcon` network), a network NAME, or "
+                             "ns:PATH; default: as the config says")
+    parser.add_argument("-p", "--publish", action="append", metavar="[IP:]HOST:CTR[/tcp|udp]",
+                        help="publish a container port (or range) on the host; repeatable")
+    parser.add_argument("--dns", action="append", metavar="IP", help="nameserver for resolv.conf; repeatable")
+    parser.add_argument("--dns-search", action="append", metavar="DOMAIN", help="search domain; repeatable")
+    parser.add_argument("--dns-option", action="append", metavar="OPT", help="resolv.conf option; repeatable")
+    parser.add_argument("--add-host", action="append", metavar="NAME:IP", help="an /etc/hosts entry; repeatable")
+    parser.add_argument("--mac-address", default=None, metavar="MAC", help="the container's MAC address")
+    parser.add_argument("--ip", default=None, metavar="IP", help="a static address in the network's subnet")
+
+
+def network_options(args: Namespace) -> dict:
+    return {"network": args.network, "publish": args.publish, "dns": args.dns, "dns-search": args.dns_search,
+            "dns-option": args.dns_option, "add-host": args.add_host, "mac-address": args.mac_address,
+            "ip": args.ip}
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -52,7 +74,8 @@ def options_from(args: Namespace):  # noqa: ANN201
     return CreateOptions(bundle=args.bundle, pid_file=args.pid_file, console_socket=args.console_socket,
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                          preserve_fds=args.preserve_fds, init=init,
-                         seccomp_profile=seccomp_profile, rootless=rootless_mode(args.rootless))
+                         seccomp_profile=seccomp_profile, rootless=rootless_mode(args.rootless),
+                         network=network_options(args))
 
 
 def rootless_mode(value: str) -> bool:

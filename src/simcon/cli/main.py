@@ -22,6 +22,7 @@ VERBS = {
     "list": "list_", "spec": "spec", "features": "features", "exec": "exec_", "stop": "stop",
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
     "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect", "gc": "gc",
+    "network": "network", "port": "port",
 }
 # Short names for common verbs, as docker and podman users type them.
 ALIASES = {"rm": "delete", "ls": "list"}

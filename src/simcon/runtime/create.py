@@ -21,12 +21,12 @@ from simcon.runtime.state import ContainerState, LockedContainer, StateStore, ut
 
 class CreateOptions:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
-                 "relay_terminal", "init", "seccomp_profile", "rootless")
+                 "relay_terminal", "init", "seccomp_profile", "rootless", "network")
 
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
                  relay_terminal: bool = False, init: bool = False, seccomp_profile: str | None = None,
-                 rootless: bool | None = None) -> None:
+                 rootless: bool | None = None, network: dict | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -41,6 +41,8 @@ class CreateOptions:
         self.seccomp_profile = seccomp_profile
         # The global `--rootless`; None is "auto": rootless when not running as root.
         self.rootless = os.geteuid() != 0 if rootless is None else rootless
+        # `--network`, `--publish`, `--dns` ...: option name (runtime.network.OPTION_KEYS) -> value.
+        self.network = network or {}
 
 
 class Created:
@@ -67,6 +69,10 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     spec, warnings = load_config_with_warnings(bundle)
     for problem in warnings:
         log.warning(f"{config_file}: {problem}")
+    from simcon.runtime.network import attach_network, prepare_network
+
+    # Checks the request and edits the spec (join the pinned netns, mount resolv.conf/hosts) before the plan.
+    network = prepare_network(store, container_id, spec, options.network, config_file)
     plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
                       preserve_fds=options.preserve_fds, seccomp_profile=options.seccomp_profile)
     plan.new_session_keyring = not options.no_new_keyring
@@ -91,6 +97,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     master = None
     try:
         locked.write(state)
+        if network is not None:
+            attach_network(network, locked, state)  # CNI ADD, before any container process exists
         launcher.launch()
         if console_receiver is not None:
             from simcon.runtime.console import receive_master
@@ -311,6 +319,10 @@ class _Launcher:
                 self.cgroups.destroy()
             except (OSError, SimconError) as exc:
                 problems.append(str(exc))
+        if self.state.network:
+            from simcon.runtime.network import detach_network
+
+            problems += detach_network(self.state, raise_errors=False)
         try:
             self.locked.remove()
         except OSError as exc:

@@ -116,6 +116,11 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
         stop_processes(state, force=force or status == st.CREATED or not state.own_pid_namespace)
         if state.cgroup is not None:
             _cgroup_of(state).destroy()
+        if state.network:
+            from simcon.runtime.network import detach_network
+
+            # CNI DEL before the state goes: a DEL that fails keeps the record, so `delete` can be retried.
+            detach_network(state)
         if state.poststop_hooks and state.pid:
             _run_hooks_warning("poststop", state, st.STOPPED, state.poststop_hooks)
         locked.remove()

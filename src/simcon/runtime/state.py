@@ -60,7 +60,7 @@ class ContainerState:
     __slots__ = (
         "oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations",
         "init_start_time", "creator_pid", "creator_start_time", "cgroup", "own_pid_namespace",
-        "poststart_hooks", "poststop_hooks", "exit_status", "finished", "process",
+        "poststart_hooks", "poststop_hooks", "exit_status", "finished", "process", "network",
     )
 
     def __init__(self, **fields: object) -> None:
@@ -87,6 +87,8 @@ class ContainerState:
         self.finished: str | None = None
         # config.json's `process` (as JSON) at create time: what `exec` starts from, whatever the bundle holds now.
         self.process: dict | None = None
+        # The container's CNI attachment (see network.setup): recorded before ADD, so DEL can always run.
+        self.network: dict | None = None
         for name, value in fields.items():
             setattr(self, name, value)
 
@@ -123,6 +125,11 @@ class ContainerState:
             # Not in runc's output; consumers that decode runc's fields ignore extra ones.
             view["exitCode"] = self.exit_status
             view["finished"] = self.finished
+        if self.network:
+            from simcon.network.result import describe
+
+            # Not in runc's output either: the addresses and published ports of a CNI network.
+            view["network"] = describe(self.network)
         return view
 
     def hook_view(self, status: str) -> dict:
