@@ -10,6 +10,7 @@ if [[ ${#PACKAGES[@]} -eq 0 ]]; then
     # golang-github-containers-common: podman's default seccomp profile, for the benchmarks' realistic bundle
     PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap fish
               golang-github-containers-common)
+    PACKAGES+=(containernetworking-plugins iptables)  # CNI networking: the plugins and the rules they write
 fi
 
 missing=()

@@ -121,3 +121,4 @@ class NetworkError(SimconError):
         super().__init__(message, container_id=container_id, hint=hint)
         self.network = network
         self.plugin = plugin
+        self.partial_result: dict | None = None  # a failed ADD list: the last result before the failure

@@ -138,10 +138,16 @@ class Client:
         result: dict | None = None
         for plugin in netlist.plugins:
             config = self.plugin_config(netlist, plugin, attachment, result)
-            answer = self.exec_plugin("ADD", netlist.name, plugin["type"], config, attachment)
-            if answer is None:
-                raise NetworkError(f"network `{netlist.name}`: CNI plugin `{plugin['type']}`: ADD returned no result",
-                                   network=netlist.name, plugin=plugin["type"])
+            try:
+                answer = self.exec_plugin("ADD", netlist.name, plugin["type"], config, attachment)
+                if answer is None:
+                    raise NetworkError(f"network `{netlist.name}`: CNI plugin `{plugin['type']}`: ADD returned no "
+                                       "result", network=netlist.name, plugin=plugin["type"])
+            except NetworkError as exc:
+                # The result so far: the DEL that undoes this ADD needs it (the firewall plugin, for one, finds
+                # its rules by the addresses in prevResult).
+                exc.partial_result = result
+                raise
             result = answer
         assert result is not None
         return result

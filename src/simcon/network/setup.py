@@ -286,6 +286,8 @@ def attach(prepared: Prepared, state_dir: str, save) -> dict | None:  # noqa: AN
             save(section)
         _write_files(prepared, state_dir, section["result"])
     except BaseException as exc:
+        if section["result"] is None:
+            section["result"] = getattr(exc, "partial_result", None)
         problems = detach(section, raise_errors=False)
         if not problems:
             try:
