@@ -30,13 +30,14 @@ class Container:
     """One container as the state store and the live system describe it (read-only)."""
 
     __slots__ = ("oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations", "exit_code",
-                 "finished")
+                 "finished", "network")
 
     def __init__(self, *, oci_version: str, id: str, pid: int, status: str, bundle: str, rootfs: str, created: str, owner: str,
-                 annotations: dict[str, str], exit_code: int | None, finished: str | None) -> None:
+                 annotations: dict[str, str], exit_code: int | None, finished: str | None,
+                 network: dict | None = None) -> None:
         for name, value in (("oci_version", oci_version), ("id", id), ("pid", pid), ("status", status), ("bundle", bundle), ("rootfs", rootfs),
                             ("created", created), ("owner", owner), ("annotations", dict(annotations)),
-                            ("exit_code", exit_code), ("finished", finished)):
+                            ("exit_code", exit_code), ("finished", finished), ("network", network)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -59,6 +60,8 @@ class Container:
         if self.exit_code is not None:
             view["exitCode"] = self.exit_code
             view["finished"] = self.finished
+        if self.network:
+            view["network"] = self.network  # a CNI network: mode, network, ips, mac, ports (docs/networking.md)
         return view
 
 
@@ -66,7 +69,7 @@ def _container(state: object, status: str) -> Container:
     view = state.oci_view(status)  # type: ignore[attr-defined]
     return Container(oci_version=view["ociVersion"], id=view["id"], pid=view["pid"], status=status, bundle=view["bundle"], rootfs=view["rootfs"],
                      created=view["created"], owner=view["owner"], annotations=view.get("annotations", {}),
-                     exit_code=view.get("exitCode"), finished=view.get("finished"))
+                     exit_code=view.get("exitCode"), finished=view.get("finished"), network=view.get("network"))
 
 
 class Runtime:

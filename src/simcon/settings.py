@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             engine_neutral=False),
     Setting("cni_config_dir", "str", "/etc/simcon/net.d", "directory of the CNI network lists"),
     Setting("cni_plugin_dirs", "list", ["/usr/lib/cni", "/opt/cni/bin"], "directories searched for CNI plugins"),
+    Setting("cni_data_dir", "str", "/var/lib/simcon/cni", "IPAM reservations of the networks SimCon writes "
+            "(under networks/)"),
+    Setting("host_resolv_conf", "str", "/etc/resolv.conf", "the host's resolv.conf that containers' start from"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -3,7 +3,7 @@
 Each test makes a throwaway "host" network namespace (pinned on a file in its tmp dir, `unshare --net=FILE`) and
 runs every simcon command under `nsenter --net=FILE`, so the bridge, the veths, the iptables rules and the
 container namespaces live and die there. The network configs, the IPAM reservations and the host's resolv.conf
-the container starts from are in the test's tmp dir too (SIMCON_NETWORK_CONFIG_DIR, SIMCON_NETWORK_DATA_DIR,
+the container starts from are in the test's tmp dir too (the settings SIMCON_CNI_CONFIG_DIR, SIMCON_CNI_DATA_DIR,
 SIMCON_HOST_RESOLV_CONF). Teardown deletes the containers inside that namespace, then drops it.
 
 SIMCON_NET_CYCLES sets the create/start/delete cycles of the leak test (default 5 in `make test`;
@@ -53,7 +53,7 @@ class NetHost:
         self.netns.touch()
         subprocess.run(["unshare", f"--net={self.netns}", "true"], check=True)
         self.sh("ip link set lo up")
-        self.env = {"SIMCON_NETWORK_CONFIG_DIR": str(self.config_dir), "SIMCON_NETWORK_DATA_DIR": str(self.data_dir),
+        self.env = {"SIMCON_CNI_CONFIG_DIR": str(self.config_dir), "SIMCON_CNI_DATA_DIR": str(self.data_dir),
                     "SIMCON_HOST_RESOLV_CONF": str(self.resolv)}
         self.servers: list[subprocess.Popen] = []
 
@@ -307,7 +307,7 @@ def test_bad_network_input(host: NetHost) -> None:
     _assert_clean_failure(host, host.run_fg(args, "--network", "bridge", "--ip", "10.9.9.9"),
                           "--ip 10.9.9.9: not in the subnet of network `simcon`")
     empty = host.rt.mkdir("no-plugins")
-    _assert_clean_failure(host, host.run_fg(args, "--network", "bridge", SIMCON_CNI_PATH=str(empty)),
+    _assert_clean_failure(host, host.run_fg(args, "--network", "bridge", SIMCON_CNI_PLUGIN_DIRS=str(empty)),
                           "CNI plugin `loopback` not found")
     host.config_dir.mkdir(exist_ok=True)
     (host.config_dir / "nt-broken.conflist").write_text('{"name": "nt-broken", "plugins": [')

@@ -48,10 +48,15 @@ def add_network_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--ip", default=None, metavar="IP", help="a static address in the network's subnet")
 
 
-def network_options(args: Namespace) -> dict:
-    return {"network": args.network, "publish": args.publish, "dns": args.dns, "dns-search": args.dns_search,
+NETWORK_SETTINGS = ("cni_config_dir", "cni_data_dir", "cni_plugin_dirs", "host_resolv_conf")
+
+
+def network_options(args: Namespace, engine_call: bool) -> dict:
+    """The network options, the `network` container default of simcon.toml, and where networks live."""
+    network = args.network or args.settings.container_default("network", engine_call)
+    return {"network": network, "publish": args.publish, "dns": args.dns, "dns-search": args.dns_search,
             "dns-option": args.dns_option, "add-host": args.add_host, "mac-address": args.mac_address,
-            "ip": args.ip}
+            "ip": args.ip, "settings": {key: args.settings.get(key) for key in NETWORK_SETTINGS}}
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -75,7 +80,7 @@ def options_from(args: Namespace):  # noqa: ANN201
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                          preserve_fds=args.preserve_fds, init=init,
                          seccomp_profile=seccomp_profile, rootless=rootless_mode(args.rootless),
-                         network=network_options(args))
+                         network=network_options(args, engine_call))
 
 
 def rootless_mode(value: str) -> bool:

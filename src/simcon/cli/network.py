@@ -29,12 +29,15 @@ def configure(parser: ArgumentParser) -> None:
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon import fastjson
     from simcon.errors import UsageError
+    from simcon.cli.create import NETWORK_SETTINGS
     from simcon.runtime import network
+
+    settings = {key: args.settings.get(key) for key in NETWORK_SETTINGS}
 
     if args.action == "ls":
         if args.names:
             raise UsageError("network ls takes no names")
-        rows = network.list_networks()
+        rows = network.list_networks(settings)
         if args.quiet:
             for row in rows:
                 print(row["name"])
@@ -46,15 +49,15 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
     if not args.names:
         raise UsageError(f"network {args.action}: a network NAME is required")
     if args.action == "inspect":
-        print(fastjson.dumps([network.inspect_network(n) for n in args.names], indent=2))
+        print(fastjson.dumps([network.inspect_network(settings, n) for n in args.names], indent=2))
     elif args.action == "create":
         if len(args.names) != 1:
             raise UsageError("network create: exactly one NAME")
-        network.create_network(args.names[0], subnet=args.subnet, gateway=args.gateway, bridge=args.bridge,
+        network.create_network(settings, args.names[0], subnet=args.subnet, gateway=args.gateway, bridge=args.bridge,
                                internal=args.internal, masquerade=not args.no_masquerade)
         print(args.names[0])
     else:
         for name in args.names:
-            network.remove_network(store, name)
+            network.remove_network(settings, store, name)
             print(name)
     return 0

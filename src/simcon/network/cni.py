@@ -124,7 +124,7 @@ class Client:
         on = f" of network `{network}`" if network else ""
         raise NetworkError(f"CNI plugin `{plugin_type}`{on} not found in {':'.join(self.plugin_dirs)}",
                            network=network, plugin=plugin_type,
-                           hint="install containernetworking-plugins or set SIMCON_CNI_PATH")
+                           hint="install containernetworking-plugins, or set cni_plugin_dirs")
 
     def check_plugins(self, netlist: NetworkList) -> None:
         """Fail early, before anything is made, when a plugin of the list is missing."""

@@ -144,7 +144,7 @@ def _mac(text: str, where: str) -> str:
 class Prepared:
     """A checked request, ready to attach: the network's list and the CNI client, or nothing to do."""
 
-    __slots__ = ("request", "netlist", "client", "container_id", "hostname", "pinned", "files")
+    __slots__ = ("request", "netlist", "client", "container_id", "hostname", "pinned", "files", "host_resolv_conf")
 
     def __init__(self, request: NetworkRequest, container_id: str) -> None:
         self.request = request
@@ -154,11 +154,13 @@ class Prepared:
         self.hostname = ""
         self.pinned = False  # whether SimCon makes (and later removes) the container's network namespace
         self.files: list[tuple[str, str]] = []  # (file in the state dir, destination) to write and bind-mount
+        self.host_resolv_conf = netfiles.HOST_RESOLV_CONF
 
 
 def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, taken_ports: dict,  # noqa: ANN001
-            config_file: str) -> Prepared:
-    """Everything that can fail on bad input, before anything is made; edits ``spec`` (namespaces, mounts)."""
+            config_file: str, store, host_resolv_conf: str = netfiles.HOST_RESOLV_CONF) -> Prepared:  # noqa: ANN001
+    """Everything that can fail on bad input, before anything is made; edits ``spec`` (namespaces, mounts).
+    ``store``: the network.store.NetworkStore of the settings' directories."""
     from simcon.spec.model import Linux, Mount, Namespace
 
     prepared = Prepared(request, container_id)
@@ -184,9 +186,8 @@ def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, ta
     _set_netns(spec, Namespace, os.path.join(state_dir, NETNS_FILE))
     prepared.hostname = spec.hostname or container_id[:63]
     from simcon.network.cni import Client
-    from simcon.network.store import NetworkStore
 
-    store = NetworkStore()
+    prepared.host_resolv_conf = host_resolv_conf
     prepared.client = Client(store.plugin_dirs)
     prepared.client.find_plugin("loopback")
     if request.uses_cni:
@@ -306,7 +307,7 @@ def _write_files(prepared: Prepared, state_dir: str, result: dict | None) -> Non
     from simcon.network.result import result_ips
 
     try:
-        with open(os.environ.get("SIMCON_HOST_RESOLV_CONF") or netfiles.HOST_RESOLV_CONF) as f:
+        with open(prepared.host_resolv_conf) as f:
             host_resolv = f.read()
     except OSError:
         host_resolv = ""

@@ -5,8 +5,8 @@ One file per network, ``NAME.conflist``. The default network ``simcon`` is writt
 then portmap, firewall and tuning. IPAM reservations (host-local) go under the data directory
 (default /var/lib/simcon/cni/networks), not the shared /var/lib/cni, so SimCon's networks are its own.
 
-The directories come from SIMCON_NETWORK_CONFIG_DIR, SIMCON_NETWORK_DATA_DIR and SIMCON_CNI_PATH (colon-separated
-plugin directories) when set: the tests use them to keep everything inside their own temp dir.
+The directories are settings (cni_config_dir, cni_data_dir, cni_plugin_dirs in simcon.toml or SIMCON_CNI_*): the
+tests point them into their own temp dir.
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ def validate_name(name: str) -> None:
 
 
 class NetworkStore:
-    def __init__(self, config_dir: str | None = None, data_dir: str | None = None,
-                 plugin_dirs: list[str] | None = None) -> None:
-        env = os.environ
-        self.config_dir = config_dir or env.get("SIMCON_NETWORK_CONFIG_DIR") or DEFAULT_CONFIG_DIR
-        self.data_dir = data_dir or env.get("SIMCON_NETWORK_DATA_DIR") or DEFAULT_DATA_DIR
-        path = env.get("SIMCON_CNI_PATH")
-        self.plugin_dirs = plugin_dirs or ([p for p in path.split(":") if p] if path else list(DEFAULT_PLUGIN_DIRS))
+    """The network directory, the IPAM data directory and the plugin directories (settings cni_config_dir,
+    cni_data_dir and cni_plugin_dirs: simcon.settings is the one place that reads them)."""
+
+    def __init__(self, config_dir: str = DEFAULT_CONFIG_DIR, data_dir: str = DEFAULT_DATA_DIR,
+                 plugin_dirs: list[str] | tuple[str, ...] = DEFAULT_PLUGIN_DIRS) -> None:
+        self.config_dir = config_dir
+        self.data_dir = data_dir
+        self.plugin_dirs = list(plugin_dirs)
 
     def file_of(self, name: str) -> str:
         return os.path.join(self.config_dir, name + SUFFIX)

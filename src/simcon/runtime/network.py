@@ -31,8 +31,19 @@ def prepare_network(store: StateStore, container_id: str, spec, options: dict, c
     request = request_from(options, spec.annotations)
     if request.mode is None:
         return None
+    settings = options.get("settings") or {}
     return prepare(request, spec, container_id, store.container_dir(container_id), published_ports(store),
-                   config_file)
+                   config_file, network_store(settings),
+                   settings.get("host_resolv_conf") or "/etc/resolv.conf")
+
+
+def network_store(settings: dict):  # noqa: ANN201
+    """The networks, in the directories the settings name (cni_config_dir, cni_data_dir, cni_plugin_dirs)."""
+    from simcon.network.store import NetworkStore
+
+    given = {"config_dir": settings.get("cni_config_dir"), "data_dir": settings.get("cni_data_dir"),
+             "plugin_dirs": settings.get("cni_plugin_dirs")}
+    return NetworkStore(**{k: v for k, v in given.items() if v})
 
 
 def published_ports(store: StateStore) -> dict[tuple[int, str], str]:
@@ -71,13 +82,13 @@ def detach_network(state: ContainerState, *, raise_errors: bool = True) -> list[
 # ---- `simcon network` and `simcon port`
 
 
-def list_networks() -> list[dict]:
+def list_networks(settings: dict) -> list[dict]:
     """name, driver (first plugin), subnets, bridge and file of every network in the store."""
     from simcon.errors import NetworkError
     from simcon.network.cni import NetworkList
-    from simcon.network.store import NetworkStore, network_subnets
+    from simcon.network.store import network_subnets
 
-    store = NetworkStore()
+    store = network_store(settings)
     rows = []
     for name in store.names():
         file = store.file_of(name)
@@ -94,27 +105,22 @@ def list_networks() -> list[dict]:
     return rows
 
 
-def inspect_network(name: str) -> dict:
-    from simcon.network.store import NetworkStore
-
-    store = NetworkStore()
+def inspect_network(settings: dict, name: str) -> dict:
+    store = network_store(settings)
     if name not in store.names() and name != "simcon":
         store.get(name)  # raises: unknown network, naming the directory
     return store.get(name).raw
 
 
-def create_network(name: str, *, subnet: str = "", gateway: str = "", bridge: str = "", internal: bool = False,
+def create_network(settings: dict, name: str, *, subnet: str = "", gateway: str = "", bridge: str = "", internal: bool = False,
                    masquerade: bool = True) -> dict:
-    from simcon.network.store import NetworkStore
-
-    return NetworkStore().create(name, subnet=subnet, gateway=gateway, bridge=bridge, internal=internal,
+    return network_store(settings).create(name, subnet=subnet, gateway=gateway, bridge=bridge, internal=internal,
                                  masquerade=masquerade).raw
 
 
-def remove_network(store: StateStore, name: str) -> None:
+def remove_network(settings: dict, store: StateStore, name: str) -> None:
     """Remove a network's file; refused while a container of this root is attached to it."""
     from simcon.errors import NetworkError
-    from simcon.network.store import NetworkStore
     from simcon.runtime.state import read_state
 
     for container_id in store.ids():
@@ -125,7 +131,7 @@ def remove_network(store: StateStore, name: str) -> None:
         if (state.network or {}).get("network") == name:
             raise NetworkError(f"network `{name}` is in use by container `{container_id}`", network=name,
                                hint=f"delete the container first (simcon delete {container_id})")
-    NetworkStore().remove(name)
+    network_store(settings).remove(name)
 
 
 def container_ports(store: StateStore, container_id: str) -> list[dict]:
