@@ -15,7 +15,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit test-vm bench docs clean
+.PHONY: setup demo test test-unit test-net-leaks test-vm bench docs clean
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -37,6 +37,10 @@ test: setup
 
 test-unit: setup
 	$(VENV)/bin/pytest -q tests/unit
+
+# The network leak test with 100 create/start/delete cycles (make test runs 5): a few minutes.
+test-net-leaks: setup
+	SIMCON_NET_CYCLES=100 $(VENV)/bin/pytest -q tests/integration/test_network.py -k cycles
 
 # The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
 # Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor. More files on v2:
