@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
@@ -109,3 +110,18 @@ def test_a_directory_that_is_no_cgroup_gives_one_line_naming_field_and_path(tmp_
     message = str(info.value)
     assert message.startswith(f"linux.resources.devices: cgroup `{tmp_path}`: query the attached device programs: ")
     assert "\n" not in message
+
+
+def test_an_unprivileged_user_gets_a_warning_not_a_failure(cgroup: Path) -> None:
+    # Rootless in a delegated cgroup: the kernel lets no unprivileged user query or load device programs, so the
+    # rules cannot be enforced there (runc skips them too); SimCon says so and goes on.
+    os.chown(cgroup, 65534, 65534)
+    code = ("import sys; from simcon.cgroups import devfilter, v2; "
+            "v2.set_device_filter(sys.argv[1], devfilter.program(False, []), 'linux.resources.devices'); "
+            "print('went on')")
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                           sys.executable, "-c", code, str(cgroup)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc
+    assert proc.stdout == "went on\n"
+    assert "linux.resources.devices: not enforced: " in proc.stderr and "(unprivileged user)" in proc.stderr
+    assert attached(cgroup) == []
