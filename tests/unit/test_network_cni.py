@@ -157,3 +157,15 @@ def test_a_syntax_error_names_the_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.access("/usr/lib/cni/bridge", os.X_OK), reason="containernetworking-plugins missing")
 def test_version_of_a_real_plugin() -> None:
     assert "1.0.0" in Client(["/usr/lib/cni"]).version("bridge")
+
+
+def test_add_reports_progress_after_each_plugin(plugins: Path) -> None:
+    seen: list[str] = []
+    Client([str(plugins)]).add(netlist("first", "second"), Attachment("c", "/x"), progress=lambda r: seen.append(r["from"]))
+    assert seen == ["first", "second"]
+
+
+def test_a_failed_add_carries_the_result_so_far(plugins: Path) -> None:
+    with pytest.raises(NetworkError) as info:
+        Client([str(plugins)]).add(netlist("first", "broken"), Attachment("c", "/x"))
+    assert info.value.partial_result["from"] == "first"

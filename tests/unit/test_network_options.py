@@ -113,3 +113,17 @@ def test_bad_requests(options: dict, problem: str) -> None:
 def test_annotation_errors_name_the_annotation() -> None:
     with pytest.raises(UsageError, match='annotation "run.oci.simcon.publish" \'x\''):
         request_from({}, {"run.oci.simcon.network": "bridge", "run.oci.simcon.publish": "x"})
+
+
+def test_cni_networking_as_non_root_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    from simcon.errors import UnsupportedError
+    from simcon.network import setup
+    from simcon.network.store import NetworkStore
+    from simcon.spec.model import Linux, Namespace, Spec
+
+    monkeypatch.setattr(setup.os, "geteuid", lambda: 1000)
+    spec = Spec(oci_version="1.0.2", linux=Linux(namespaces=[Namespace(type="network")]))
+    with pytest.raises(UnsupportedError, match="--network simcon: CNI networking needs root"):
+        setup.prepare(request_from({"network": "bridge"}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json",
+                      NetworkStore(str(tmp_path / "net.d")))
+    assert spec.linux.namespaces == [Namespace(type="network")]  # the spec is untouched

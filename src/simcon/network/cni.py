@@ -133,8 +133,9 @@ class Client:
 
     # ---- the operations on a list
 
-    def add(self, netlist: NetworkList, attachment: Attachment) -> dict:
-        """ADD every plugin in order, chaining prevResult; returns the final result."""
+    def add(self, netlist: NetworkList, attachment: Attachment, progress=None) -> dict:  # noqa: ANN001
+        """ADD every plugin in order, chaining prevResult; returns the final result. ``progress(result)`` is
+        called after each plugin, so a caller can record how far ADD got before the next plugin runs."""
         result: dict | None = None
         for plugin in netlist.plugins:
             config = self.plugin_config(netlist, plugin, attachment, result)
@@ -149,6 +150,8 @@ class Client:
                 exc.partial_result = result
                 raise
             result = answer
+            if progress is not None:
+                progress(result)
         assert result is not None
         return result
 

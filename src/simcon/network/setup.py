@@ -170,6 +170,11 @@ def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, ta
     current = next((ns for ns in namespaces if ns.type == "network"), None)
     if request.mode is None:
         return prepared  # as runc: the config decides, an engine's netns path is joined as it is
+    if os.geteuid() != 0 and request.mode not in ("host", "ns"):
+        from simcon.errors import UnsupportedError
+
+        raise UnsupportedError(f"--network {request.network or request.mode}: CNI networking needs root "
+                               "(a rootless container can use --network host, ns:PATH, or the config's namespace)")
     if current is not None and current.path:
         raise UsageError(f"--network {request.mode}: {config_file} already joins the network namespace "
                          f"{current.path} (linux.namespaces)")
@@ -283,8 +288,13 @@ def attach(prepared: Prepared, state_dir: str, save) -> dict | None:  # noqa: AN
         loopback = Attachment(prepared.container_id, netns, "lo")
         prepared.client.add(NetworkList(LOOPBACK), loopback)
         if prepared.netlist is not None:
-            section["result"] = prepared.client.add(prepared.netlist, attachment)
-            save(section)
+            def record(partial: dict) -> None:
+                # After every plugin: if SimCon dies before the list is done, DEL still gets the addresses
+                # (the firewall plugin finds its rules by them).
+                section["result"] = partial
+                save(section)
+
+            prepared.client.add(prepared.netlist, attachment, progress=record)
         _write_files(prepared, state_dir, section["result"])
     except BaseException as exc:
         if section["result"] is None:
