@@ -401,3 +401,16 @@ def test_kill_9_of_simcon_mid_create_then_delete_leaves_nothing(host: NetHost) -
     host.ok("delete", "--force", bundle.cid)
     assert host.snapshot() == before
     assert not [l for l in host.sh("ip -o link").stdout.splitlines() if "veth" in l]
+
+
+def test_delete_when_the_netns_is_already_gone_still_releases_everything(host: NetHost) -> None:
+    warm = host.run_detached(["sleep", "60"], "--network", "bridge", "-p", "18105:80")
+    host.ok("delete", "--force", warm)
+    before = host.snapshot()
+    cid = host.run_detached(["sleep", "60"], "--network", "bridge", "-p", "18130:80")
+    os.kill(json.loads(host.ok("state", cid).stdout)["pid"], signal.SIGKILL)
+    host.rt.wait_for(lambda: json.loads(host.ok("state", cid).stdout)["status"] == "stopped", 30, "the container to stop")
+    pin = host.rt.root / cid / "netns"
+    subprocess.run(["umount", str(pin)], check=True)  # the namespace dies with its last user: as after a crash
+    host.ok("delete", cid)  # DEL with an empty CNI_NETNS: addresses and rules released all the same
+    assert host.snapshot() == before

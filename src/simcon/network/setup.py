@@ -343,7 +343,8 @@ def detach(section: dict | None, *, raise_errors: bool = True) -> list[str]:
     problems: list[str] = []
     netns = section.get("netns") or ""
     attachment = Attachment.from_json(section["attachment"])
-    if not is_pinned(netns):
+    gone = not is_pinned(netns)
+    if gone:
         attachment.netns = ""  # gone (a crash, a reboot): DEL still releases addresses and rules
     if section.get("config"):
         client = Client(section.get("pluginDirs") or ())
@@ -352,6 +353,10 @@ def detach(section: dict | None, *, raise_errors: bool = True) -> list[str]:
             problems += [str(e) for e in client.delete(netlist, attachment, section.get("result"))]
         except NetworkError as exc:
             problems.append(str(exc))
+        if gone and section.get("result"):
+            from simcon.network.leftovers import remove_tagged_nat_rules
+
+            problems += remove_tagged_nat_rules(attachment.container_id)
     try:
         remove_pinned(netns)
     except OSError as exc:
