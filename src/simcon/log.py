@@ -1,5 +1,9 @@
 """Where SimCon's messages go: stderr, and the `--log` file in runc's text or JSON format.
 
+`create`'s and `run`'s stdio is the container's stdio (engines capture it as the container's log), so only the
+error a command exits with goes to stderr unconditionally. Warnings and debug lines go to the `--log` file, and to
+stderr only with `--debug`.
+
 Engines read the log file: containerd's shim takes the last `"level":"error"` line of `<bundle>/log.json` as the
 reason a command failed, so JSON lines must look exactly like runc's (logrus): level, msg, time.
 """
@@ -70,8 +74,17 @@ def error(message: str) -> None:
 
 
 def warning(message: str) -> None:
+    """Something skipped or ignored that does not fail the command: never on stderr unless --debug, since stderr
+    may be the container's (see the module docstring)."""
     if _min_level > _LEVELS["warning"]:
         return
+    _write_log("warning", message)
+    if _debug:
+        _stderr(f"simcon: warning: {message}")
+
+
+def notice(message: str) -> None:
+    """A warning for a command whose stderr is never a container's (`list`): logged, and always on stderr."""
     _write_log("warning", message)
     _stderr(f"simcon: warning: {message}")
 

@@ -189,9 +189,11 @@ def test_rootless_resources_without_a_writable_cgroup_are_ignored_with_a_warning
     bundle = user.bundle(rootfs_cache, "bundle", ["sh", "-c", "cat /proc/self/cgroup | head -1; exit 0"])
     _edit(bundle, lambda c: c["linux"].update(resources={"memory": {"limit": 100 * 1024 * 1024}}))
     cid = f"rl-{secrets.token_hex(3)}"
-    proc = user.run("run", "--bundle", bundle, cid)
+    log_file = Path(bundle) / "runtime.log"  # the user owns the bundle dir; stderr is the container's
+    proc = user.run("--log", log_file, "run", "--bundle", bundle, cid)
     assert proc.returncode == 0, proc.stderr
-    warnings = [line for line in proc.stderr.splitlines() if "rootless" in line]
+    assert log_file.exists(), proc.stderr
+    warnings = [line for line in log_file.read_text().splitlines() if "rootless" in line]
     assert len(warnings) == 1 and "linux.resources ignored" in warnings[0], proc.stderr
     assert _host_traces(user, cid) == []
 

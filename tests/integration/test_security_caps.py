@@ -117,10 +117,11 @@ def test_capability_simcon_lacks_is_skipped_with_a_warning(rt) -> None:
     if own & (1 << CAPS["CAP_SYS_RESOURCE"]):
         pytest.skip("the test process holds CAP_SYS_RESOURCE, so nothing is skipped on this host")
 
-    def edit(bundle) -> None:
-        bundle.config["process"]["capabilities"] = all_sets(["CAP_KILL", "CAP_SYS_RESOURCE"])
-
-    proc = rt.run_container(["grep", "^CapEff", "/proc/self/status"], edit=edit)
+    bundle = rt.bundle(["grep", "^CapEff", "/proc/self/status"], write=False)
+    bundle.config["process"]["capabilities"] = all_sets(["CAP_KILL", "CAP_SYS_RESOURCE"])
+    bundle.write()
+    # Warnings reach stderr only with --debug (without it, stderr is the container's alone).
+    proc = rt.run("--debug", "run", "--bundle", bundle.path, bundle.cid)
     assert proc.returncode == 0, rt.describe(proc)
     assert int(proc.stdout.split()[1], 16) == mask(["CAP_KILL"])
     assert "process.capabilities.effective[1]" in proc.stderr

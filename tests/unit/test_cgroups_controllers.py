@@ -101,7 +101,7 @@ def test_memory_v1_limit_above_memsw_is_explained(cg):
         memory.apply(res(memory={"limit": 64 << 20}), d, 1, "resources")
 
 
-def test_memory_v1_kernel_is_ignored_with_a_warning(cg, capsys):
+def test_memory_v1_kernel_is_ignored_with_a_warning(cg, capsys, warnings_on_stderr):
     d = cg(V1_MEMORY)
     memory.apply(res(memory={"kernel": 1 << 20}), d, 1, "linux.resources")
     assert cg.writes == []
@@ -147,7 +147,7 @@ def test_memory_v2_bad_swap(cg, mem, problem):
         memory.apply(res(memory=mem), d, 2, "linux.resources")
 
 
-def test_memory_v2_v1_only_fields_warn(cg, capsys):
+def test_memory_v2_v1_only_fields_warn(cg, capsys, warnings_on_stderr):
     d = cg(V2_MEMORY)
     memory.apply(res(memory={"kernel": 1, "kernelTCP": 1, "swappiness": 1, "disableOOMKiller": True}), d, 2,
                  "linux.resources")
@@ -267,7 +267,7 @@ def test_blkio_to_io_weight_matches_runc():
     assert blkio.blkio_to_io_weight(1000) == 10000
 
 
-def test_io_v2_without_bfq(cg, capsys):
+def test_io_v2_without_bfq(cg, capsys, warnings_on_stderr):
     d = cg({"io.weight": "default 100", "io.max": ""})
     blkio.apply(res(blockIO=BLKIO), d, 2, "linux.resources")
     assert cg.writes == [("io.weight", "910"), ("io.weight", "8:0 4950"), ("io.max", "8:0 rbps=1000"),
@@ -389,7 +389,7 @@ def test_unified_unknown_key_names_the_file(cg):
     assert 'unified["memory.nope"]' in str(info.value) and info.value.path.endswith("memory.nope")
 
 
-def test_memory_v1_use_hierarchy_false_where_the_kernel_forces_it(cg, capsys):
+def test_memory_v1_use_hierarchy_false_where_the_kernel_forces_it(cg, capsys, warnings_on_stderr):
     d = cg(V1_MEMORY)  # use_hierarchy is 1, as on every kernel since 5.16
     memory.apply(res(memory={"useHierarchy": False}), d, 1, "linux.resources")
     assert cg.writes == []

@@ -72,12 +72,35 @@ def test_text_format_quotes_the_message(tmp_path) -> None:
     assert line.endswith(r' level=error msg="say \"hi\""')
 
 
-def test_warning(tmp_path, capsys) -> None:
+def test_warning_goes_to_the_log_file_and_not_to_stderr(tmp_path, capsys) -> None:
+    # stderr of `create` is the container's stderr: a warning there would land in the container's log.
     log_file = tmp_path / "log.json"
     log.configure(str(log_file), "json", False)
     log.warning("seccomp is ignored")
     assert json.loads(lines(log_file)[0])["level"] == "warning"
+    assert capsys.readouterr().err == ""
+
+
+def test_warning_without_a_log_file_is_silent(capsys) -> None:
+    log.configure(None, "text", False)
+    log.warning("seccomp is ignored")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_warning_on_stderr_with_debug(tmp_path, capsys) -> None:
+    log_file = tmp_path / "log.txt"
+    log.configure(str(log_file), "text", True)
+    log.warning("seccomp is ignored")
+    assert re.fullmatch(rf'time="{TIME}" level=warning msg="seccomp is ignored"', lines(log_file)[0])
     assert capsys.readouterr().err == "simcon: warning: seccomp is ignored\n"
+
+
+def test_notice_is_a_warning_that_always_reaches_stderr(tmp_path, capsys) -> None:
+    log_file = tmp_path / "log.json"
+    log.configure(str(log_file), "json", False)
+    log.notice("`x`: corrupt state")
+    assert json.loads(lines(log_file)[0])["level"] == "warning"
+    assert capsys.readouterr().err == "simcon: warning: `x`: corrupt state\n"
 
 
 def test_debug_is_silent_unless_enabled(tmp_path, capsys) -> None:

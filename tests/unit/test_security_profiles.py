@@ -40,7 +40,7 @@ def test_default_profile_compiles_without_skipping_anything(capsys) -> None:
     assert capsys.readouterr().err == ""
 
 
-def test_compile_flags_and_skipped_names(capsys) -> None:
+def test_compile_flags_and_skipped_names(capsys, warnings_on_stderr) -> None:
     plan = seccomp_plan(seccomp(defaultAction="SCMP_ACT_ALLOW", flags=["SECCOMP_FILTER_FLAG_LOG"],
                                          syscalls=[{"names": ["mkdir", "bogus_call"], "action": "SCMP_ACT_ERRNO"}]),
                                  CFG)

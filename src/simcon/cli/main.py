@@ -51,10 +51,12 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--root", default=None, metavar="DIR",
                         help="directory for container state (default /run/simcon, or $XDG_RUNTIME_DIR/simcon "
                              "for a non-root user)")
-    parser.add_argument("--log", default=None, metavar="FILE", help="also write messages to FILE")
+    parser.add_argument("--log", default=None, metavar="FILE",
+                        help="write warnings and errors to FILE (warnings go only there, unless --debug)")
     parser.add_argument("--log-format", default=None, choices=("text", "json"),
                         help="format of the --log file: text (default), or json lines as runc writes them")
-    parser.add_argument("--debug", action="store_true", help="debug messages, and tracebacks for errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="warnings and debug messages on stderr too, and tracebacks for errors")
     parser.add_argument("--systemd-cgroup", action="store_true",
                         help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
     parser.add_argument("--rootless", default=None, choices=("true", "false", "auto"),

@@ -81,11 +81,15 @@ def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", 
                 continue
             mask |= 1 << bit
         setattr(plan, field, mask)
-    # The kernel refuses an ambient capability that is not both permitted and inheritable.
+    # The kernel refuses an ambient capability that is not both permitted and inheritable. runc's own default
+    # spec (`runc spec`) asks for exactly that (ambient without inheritable) and runc skips them silently, so this
+    # is a debug line, not a warning.
     missing = plan.ambient & ~(plan.permitted & plan.inheritable)
     if missing:
+        from simcon import log
+
         names = [n for n, b in CAPABILITIES.items() if missing & (1 << b)]
-        _warn(config_file, f"{prefix}capabilities.ambient: {', '.join(names)} not in both permitted and "
-                           "inheritable; skipped")
+        log.debug(f"{config_file}: {prefix}capabilities.ambient: {', '.join(names)} not in both permitted and "
+                  "inheritable; skipped")
         plan.ambient &= ~missing
     return plan
