@@ -11,6 +11,17 @@ engines use ``container with given ID already exists``, ``container not running`
 
 from __future__ import annotations
 
+SHORT_VALUE = 100  # characters of a quoted value an error shows before eliding the middle
+
+
+def shorten(text: str, limit: int = SHORT_VALUE) -> str:
+    """``text`` cut to about ``limit`` characters, keeping both ends, for echoing values in errors: a 65 KB
+    string must not become a 65 KB error line."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit // 2 - 10, 1)
+    return f"{text[:keep]}...({len(text) - 2 * keep} more characters)...{text[-keep:]}"
+
 
 class SimconError(Exception):
     """Base class: a failure explained in one line, with optional hint for the user."""

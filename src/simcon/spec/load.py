@@ -9,18 +9,24 @@ Every bad input becomes one :class:`~simcon.errors.ConfigError` rendering a sing
 Decoding (msgspec) checks JSON types, required fields and integer ranges; then the checks in
 :mod:`simcon.spec.validate` run and the first error is raised. Warnings are returned by the ``*_with_warnings``
 variants for the caller to print.
+
+Hostile input is refused here, once for every JSON input (config.json, process.json, seccomp profiles), before
+any field is looked at: a file that is not a regular file (a FIFO would block, a device never ends), a NUL byte
+in any string or key (the kernel would silently cut the string there: ``"/etc\\u0000/../x"`` mounts on ``/etc``),
+and nesting deeper than the decoder's recursion limit. Values quoted in errors are shortened.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
 
-from simcon.errors import ConfigError
+from simcon.errors import ConfigError, shorten
 from simcon.spec.model import Process, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
@@ -36,11 +42,17 @@ def _decode(data: bytes, model: type[_T], file: str) -> _T:
     decoder = _decoders.get(model)
     if decoder is None:
         decoder = _decoders[model] = msgspec.json.Decoder(model)
+    # JSON can only carry a NUL inside a string as the escape \u0000 (a raw control byte is a syntax error), so
+    # this one search keeps the walk off the common path.
+    if b"\\u0000" in data:
+        _refuse_nul(data, file)
     try:
         result: _T = decoder.decode(data)
         return result
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
         raise _translate(exc, data, file) from exc
+    except RecursionError:
+        raise _too_deep(data, file) from None
 
 
 def load_config(bundle: str) -> Spec:
@@ -79,11 +91,28 @@ def decode_seccomp(data: bytes, file: str):  # noqa: ANN201 - a model.Seccomp
     return _decode(data, Seccomp, file)
 
 
+_FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket"}
+
+
 def read_json_file(file: str) -> bytes:
-    """Read a JSON input file; failures become a ConfigError naming it."""
+    """Read a JSON input file; failures become a ConfigError naming it.
+
+    Opened non-blocking and checked with fstat before reading: a FIFO would block the open or the read forever,
+    and a device such as /dev/zero never ends."""
     try:
-        with open(file, "rb") as f:
-            return f.read()
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise ConfigError(file, "", "is a directory, not a file")
+            if not stat.S_ISREG(mode):
+                kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file")
+                raise ConfigError(file, "", f"not a regular file ({kind})")
+            with open(fd, "rb", closefd=False) as f:
+                return f.read()
+        finally:
+            os.close(fd)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise ConfigError(file, "", "no such file (is --bundle right?)") from exc
     except IsADirectoryError as exc:
@@ -116,6 +145,12 @@ def _translate(exc: msgspec.DecodeError, data: bytes, file: str) -> ConfigError:
     if not isinstance(exc, msgspec.ValidationError):
         return ConfigError(file, "", _syntax_problem(text, data))
 
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raw = None
+    except RecursionError:  # a wrong type deep inside: the nesting is the thing to report
+        return _too_deep(data, file)
     at = _AT.fullmatch(text)
     message, msgspec_path = (at["message"], at["path"]) if at else (text, "")
     segments = [(m["field"], m["index"], m["key"]) for m in _SEGMENT.finditer(msgspec_path)]
@@ -132,7 +167,7 @@ def _translate(exc: msgspec.DecodeError, data: bytes, file: str) -> ConfigError:
         def leaf_ok(value: object) -> bool:
             return True
 
-    path, leaf, found = _resolve(data, segments, leaf_ok)
+    path, leaf, found = _resolve(raw, segments, leaf_ok)
     if missing:
         field = missing["field"]
         return ConfigError(file, f"{path}.{field}" if path else field, "required field is missing")
@@ -143,23 +178,20 @@ def _translate(exc: msgspec.DecodeError, data: bytes, file: str) -> ConfigError:
         if expected["got"]:
             problem += f", got {_TYPE_WORDS.get(expected['got'], expected['got'])}"
         elif found:
-            problem += f", got {msgspec.json.encode(leaf).decode()}"
+            problem += f", got {shorten(msgspec.json.encode(leaf).decode())}"
         return ConfigError(file, path, problem)
-    return ConfigError(file, path, message[:1].lower() + message[1:])
+    return ConfigError(file, path, shorten(message[:1].lower() + message[1:], 200))
 
 
 _Segment = tuple[str | None, str | None, str | None]  # (field, index, "[...]")
 
 
-def _resolve(data: bytes, segments: list[_Segment], leaf_ok: Callable[[object], bool]) -> tuple[str, object, bool]:
-    """Turn msgspec's path into ours, filling in the map keys msgspec shows as ``[...]``.
+def _resolve(raw: object, segments: list[_Segment], leaf_ok: Callable[[object], bool]) -> tuple[str, object, bool]:
+    """Turn msgspec's path into ours, filling in the map keys msgspec shows as ``[...]``, from ``raw`` (the
+    document decoded without a model; None if it could not be).
 
     Returns (path, value at path, whether the value was found in the raw JSON).
     """
-    try:
-        raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        raw = None
     walked = _walk(raw, segments, leaf_ok)
     if walked is not None:
         parts, leaf = walked
@@ -178,7 +210,7 @@ def _walk(raw: object, segments: list[_Segment], leaf_ok: Callable[[object], boo
         for name, value in raw.items():
             walked = _walk(value, segments[1:], leaf_ok)
             if walked is not None:
-                return [f"[{msgspec.json.encode(name).decode()}]", *walked[0]], walked[1]
+                return [_key(name), *walked[0]], walked[1]
         return None
     if field is not None:
         if not isinstance(raw, dict) or field not in raw:
@@ -228,3 +260,70 @@ def _syntax_problem(text: str, data: bytes) -> str:
     line = data.count(b"\n", 0, position) + 1
     column = len(data[line_start:position].decode("utf-8", "replace")) + 1
     return f"invalid JSON at line {line} column {column}: {detail}"
+
+
+# --- hostile input: NUL bytes, deep nesting ------------------------------------------------------------------
+
+
+def _key(name: str) -> str:
+    """A map key in a JSON path: ``["org.example"]``."""
+    return f"[{shorten(msgspec.json.encode(name).decode())}]"
+
+
+def _refuse_nul(data: bytes, file: str) -> None:
+    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte."""
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return  # not JSON: the typed decode reports where
+    except RecursionError:
+        raise _too_deep(data, file) from None
+    # Iterative, not recursive: the document may be nested as deep as the decoder allows.
+    stack: list[tuple[str, object]] = [("", raw)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\0" in value:
+                raise ConfigError(file, path, "contains a NUL byte (\\u0000), which would cut the string short")
+        elif isinstance(value, dict):
+            for name in value:
+                if "\0" in name:
+                    raise ConfigError(file, path, f"key {shorten(msgspec.json.encode(name).decode())} contains a "
+                                                  "NUL byte (\\u0000)")
+            stack.extend((_child_path(path, name), item) for name, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+
+
+def _child_path(path: str, name: str) -> str:
+    """``linux`` + ``sysctl`` -> ``linux.sysctl``; keys that are not plain names in brackets."""
+    if name and all(ch.isalnum() or ch == "_" for ch in name):
+        return f"{path}.{name}" if path else name
+    return f"{path}{_key(name)}"
+
+
+def _too_deep(data: bytes, file: str) -> ConfigError:
+    """The error for a document nested deeper than the decoder's recursion limit, at the first place it gets
+    that deep (counting brackets outside strings)."""
+    depth = deepest = where = 0
+    in_string = escaped = False
+    for position, byte in enumerate(data):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, position
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    line = data.count(b"\n", 0, where) + 1
+    column = where - (data.rfind(b"\n", 0, where) + 1) + 1
+    return ConfigError(file, "", f"invalid JSON at line {line} column {column}: nested too deeply "
+                                 f"({deepest} levels of arrays and objects)")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import msgspec
 
+from simcon.errors import shorten
 from simcon.spec.constants import (
     CAPABILITIES,
     DEVICE_TYPES,
@@ -42,8 +43,8 @@ class Problem(msgspec.Struct, frozen=True):
 
 
 def _q(text: str) -> str:
-    """Quote a value for a message, JSON style."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Quote a value for a message, JSON style, shortened if huge."""
+    return '"' + shorten(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _one_of(names: tuple[str, ...] | list[str]) -> str:
@@ -119,6 +120,7 @@ def check_hooks(spec: Spec, bundle: str) -> Iterator[Problem]:
                 yield Problem(f"{where}.path", f"must be an absolute path, got {_q(hook.path)}")
             if hook.timeout is not None and hook.timeout <= 0:
                 yield Problem(f"{where}.timeout", f"must be greater than zero, got {hook.timeout}")
+            yield from _env_problems(hook.env, f"{where}.env")
 
 
 # --- linux -----------------------------------------------------------------------------------------------------
@@ -208,8 +210,17 @@ def process_problems(process: Process, prefix: str) -> Iterator[Problem]:
         yield Problem(f"{prefix}cwd", "required field is missing (an absolute path)")
     elif not os.path.isabs(process.cwd):
         yield Problem(f"{prefix}cwd", f"must be an absolute path, got {_q(process.cwd)}")
+    yield from _env_problems(process.env, f"{prefix}env")
     yield from _capability_problems(process, prefix)
     yield from _rlimit_problems(process, prefix)
+
+
+def _env_problems(env: list[str], where: str) -> Iterator[Problem]:
+    """Each entry is NAME=VALUE. An entry without `=` (or with an empty name) was dropped silently before."""
+    for i, entry in enumerate(env):
+        name, sep, _value = entry.partition("=")
+        if not sep or not name:
+            yield Problem(f"{where}[{i}]", f"{_q(entry)} is not NAME=VALUE")
 
 
 def _capability_problems(process: Process, prefix: str) -> Iterator[Problem]:

@@ -1,0 +1,172 @@
+"""Hostile config.json (issue 10, items 6, 19, 20): NUL bytes, env entries without `=`, files that are not regular
+files, deep nesting and huge values. Each is one ConfigError line naming the file and the JSON path."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from simcon.errors import ConfigError
+from simcon.spec import decode_process, load_config
+
+
+def write_bundle(tmp_path, config: dict | None = None, raw: bytes | None = None) -> str:
+    (tmp_path / "rootfs").mkdir(exist_ok=True)
+    (tmp_path / "config.json").write_bytes(raw if raw is not None else json.dumps(config).encode())
+    return str(tmp_path)
+
+
+def minimal(**changes) -> dict:
+    config = {"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+              "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/bin"]}}
+    config.update(changes)
+    return config
+
+
+def load_error(tmp_path, config: dict | None = None, raw: bytes | None = None) -> ConfigError:
+    bundle = write_bundle(tmp_path, config, raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(bundle)
+    assert "\n" not in str(info.value)
+    assert info.value.file == os.path.join(bundle, "config.json")
+    return info.value
+
+
+# --- NUL bytes: refused wherever they are, with the JSON path --------------------------------------------------
+
+
+@pytest.mark.parametrize(("edit", "path"), [
+    (lambda c: c.update(mounts=[{"destination": "/etc\u0000/../../tmp/x", "type": "tmpfs", "source": "t"}]),
+     "mounts[0].destination"),
+    (lambda c: c.update(mounts=[{"destination": "/t", "type": "tmpfs", "source": "t",
+                                 "options": ["nosuid", "\u0000size=1k"]}]), "mounts[0].options[1]"),
+    (lambda c: c["process"].update(env=["PATH=/bin", "A=b\u0000c"]), "process.env[1]"),
+    (lambda c: c["process"].update(args=["sh", "-c", "echo\u0000"]), "process.args[2]"),
+    (lambda c: c["process"].update(cwd="/\u0000"), "process.cwd"),
+    (lambda c: c["root"].update(path="rootfs\u0000x"), "root.path"),
+    (lambda c: c.update(hooks={"prestart": [{"path": "/bin/true\u0000"}]}), "hooks.prestart[0].path"),
+    (lambda c: c.update(annotations={"a": "x\u0000"}), "annotations.a"),
+    (lambda c: c.update(annotations={"org.x": "x\u0000"}), 'annotations["org.x"]'),
+    (lambda c: c.update(annotations={"k\u0000": "x"}), "annotations"),
+    (lambda c: c.update(hostname="h\u0000"), "hostname"),
+    (lambda c: c.update(linux={"maskedPaths": ["/proc/kcore\u0000"]}), "linux.maskedPaths[0]"),
+    (lambda c: c.update(linux={"sysctl": {"kernel.x": "1\u0000"}}), 'linux.sysctl["kernel.x"]'),
+    (lambda c: c.update(**{"vendor.unknown": {"deep": ["\u0000"]}}), '["vendor.unknown"].deep[0]'),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_nul_byte_in_any_string_is_refused_with_its_path(tmp_path, edit, path: str) -> None:
+    config = minimal()
+    edit(config)
+    error = load_error(tmp_path, config)
+    assert error.json_path == path
+    assert "NUL" in error.problem
+
+
+def test_escaped_backslash_u0000_text_is_not_a_nul(tmp_path) -> None:
+    # `\\u0000` in JSON is the six characters \u0000, not a NUL byte.
+    raw = json.dumps(minimal(hostname="a")).replace('"hostname": "a"', '"annotations": {"x": "\\\\u0000"}')
+    spec = load_config(write_bundle(tmp_path, raw=raw.encode()))
+    assert spec.annotations == {"x": "\\u0000"}
+
+
+def test_nul_byte_in_process_json_is_refused(tmp_path) -> None:
+    data = json.dumps({"args": ["sh\u0000"], "cwd": "/"}).encode()
+    with pytest.raises(ConfigError) as info:
+        decode_process(data, "/p/process.json")
+    assert info.value.json_path == "args[0]" and "NUL" in info.value.problem
+
+
+# --- env entries ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["NOEQUALS", "", "=value"])
+def test_env_entry_without_a_name_and_equals_sign_is_refused(tmp_path, entry: str) -> None:
+    config = minimal()
+    config["process"]["env"] = ["PATH=/bin", entry]
+    error = load_error(tmp_path, config)
+    assert error.json_path == "process.env[1]"
+    assert "NAME=VALUE" in error.problem
+
+
+def test_hook_env_entry_without_equals_is_refused(tmp_path) -> None:
+    error = load_error(tmp_path, minimal(hooks={"poststop": [{"path": "/bin/true", "env": ["X"]}]}))
+    assert error.json_path == "hooks.poststop[0].env[0]"
+
+
+def test_env_entry_with_empty_value_is_fine(tmp_path) -> None:
+    config = minimal()
+    config["process"]["env"] = ["PATH=/bin", "EMPTY=", "A=b=c"]
+    assert load_config(write_bundle(tmp_path, config)).process.env == ["PATH=/bin", "EMPTY=", "A=b=c"]
+
+
+# --- not a regular file -----------------------------------------------------------------------------------------
+
+
+def test_config_that_is_a_fifo_is_refused_without_blocking(tmp_path) -> None:
+    (tmp_path / "rootfs").mkdir()
+    os.mkfifo(tmp_path / "config.json")
+    result: list[BaseException] = []
+    reader = threading.Thread(target=lambda: _catch(result, tmp_path), daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # unblock the hung reader so the test process can exit
+        fd = os.open(tmp_path / "config.json", os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        pytest.fail("loading a FIFO config.json blocked")
+    [error] = result
+    assert isinstance(error, ConfigError), error
+    assert "not a regular file" in str(error) and "FIFO" in str(error)
+
+
+def _catch(result: list, tmp_path) -> None:  # noqa: ANN001
+    try:
+        load_config(str(tmp_path))
+    except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        result.append(exc)
+
+
+def test_config_that_is_a_device_is_refused(tmp_path) -> None:
+    (tmp_path / "rootfs").mkdir()
+    os.symlink("/dev/zero", tmp_path / "config.json")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(tmp_path))
+    assert "not a regular file" in str(info.value) and "character device" in str(info.value)
+
+
+# --- deep nesting, huge values ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["unknown", "annotations", "top"])
+def test_deep_nesting_is_a_clean_error(tmp_path, where: str) -> None:
+    deep = "[" * 1000 + "]" * 1000
+    if where == "top":
+        raw = deep
+    elif where == "unknown":
+        raw = json.dumps(minimal()).replace('"ociVersion"', f'"x": {deep}, "ociVersion"')
+    else:
+        raw = json.dumps(minimal()).replace('"ociVersion"', f'"annotations": {{"a": {deep}}}, "ociVersion"')
+    error = load_error(tmp_path, raw=raw.encode())
+    assert "nested too deeply (10" in error.problem
+
+
+def test_deep_nesting_with_a_nul_is_a_clean_error(tmp_path) -> None:
+    raw = "[" * 1000 + '"\\u0000"' + "]" * 1000
+    error = load_error(tmp_path, raw=raw.encode())
+    assert "nested" in error.problem
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: c.update(ociVersion="v" * 65536),
+    lambda c: c["process"].update(cwd="x" * 65536),
+    lambda c: c.update(linux={"rootfsPropagation": "p" * 65536}),
+    lambda c: c.update(linux={"namespaces": [{"type": "n" * 65536}]}),
+    lambda c: c["process"].update(user={"uid": 0, "gid": 0, "umask": "u" * 65536}),
+    lambda c: c["process"].update(capabilities={"bounding": ["CAP_" + "X" * 65536]}),
+])
+def test_errors_shorten_huge_values(tmp_path, edit) -> None:
+    config = minimal()
+    edit(config)
+    error = load_error(tmp_path, config)
+    assert len(str(error)) < 600, str(error)[:1000]
