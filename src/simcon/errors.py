@@ -53,7 +53,7 @@ class ConfigError(SimconError):
 
 class InvalidIdError(SimconError):
     def __init__(self, container_id: str, reason: str) -> None:
-        super().__init__(f"invalid container id {container_id!r}: {reason}")
+        super().__init__(f"invalid container id {shorten(repr(container_id))}: {reason}")
         self.reason = reason
 
 

@@ -14,7 +14,7 @@ from importlib import import_module
 from simcon import log
 from simcon.version import OCI_VERSION, __version__
 from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
-from simcon.errors import SimconError, UsageError
+from simcon.errors import SimconError, UsageError, shorten
 
 # verb -> module under simcon.cli (a verb's module name differs where the verb is a Python keyword or builtin)
 VERBS = {
@@ -34,6 +34,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+# The longest error text printed: the errors shorten the values they quote, this catches any that do not.
+MAX_ERROR_TEXT = 2000
 
 
 def default_root() -> str:
@@ -120,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         store = None if args.command in STATELESS_VERBS else StateStore(args.root or default_root())
-        return modules[args.command].run(args, store)
+        status = modules[args.command].run(args, store)
+        sys.stdout.flush()  # here, so that a reader gone away (`simcon list | head -1`) is caught below
+        return status
+    except BrokenPipeError:
+        _die_of_sigpipe()
     except SimconError as exc:
         _report(args, exc, getattr(args, "container_id", None) or exc.container_id)
         return EXIT_FAILURE
@@ -132,14 +139,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _die_of_sigpipe() -> None:
+    """Stdout's reader went away: end silently, killed by SIGPIPE as coreutils are (Python ignores SIGPIPE, so a
+    write raises BrokenPipeError instead)."""
+    import _signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGPIPE)
+
+
 def _report(args: Namespace, exc: Exception, container_id: str | None) -> None:
     if isinstance(exc, OSError) and not isinstance(exc, SimconError):
         where = f" `{exc.filename}`" if exc.filename else ""
         text = f"{exc.strerror or exc}{where}"
     else:
         text = str(exc)
-    prefix = f"{args.command} `{container_id}`" if container_id else args.command
-    message = f"{prefix}: {text}"
+    prefix = f"{args.command} `{shorten(container_id)}`" if container_id else args.command
+    message = f"{prefix}: {shorten(text, MAX_ERROR_TEXT)}"
     hint = getattr(exc, "hint", None)
     if hint:
         message += f" (hint: {hint})"
