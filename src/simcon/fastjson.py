@@ -47,6 +47,12 @@ else:
             value, end = _scan(text, start)
         except StopIteration as exc:
             raise ValueError(f"expecting a JSON value at offset {exc.value}") from None
+        except SystemError:
+            # An error inside an object or array: the C scanner raises it through json.decoder, which we do not
+            # import, and so fails with SystemError. On this (rare) path, let json itself say what is wrong.
+            import json
+
+            return json.loads(text)
         if text[end:].strip(_WHITESPACE):
             raise ValueError(f"extra data at offset {end}")
         return value

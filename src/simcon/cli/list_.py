@@ -68,10 +68,13 @@ def _annotation_matches(annotations: dict[str, str], wanted: str) -> bool:
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001
-    from simcon import fastjson
+    from simcon import fastjson, log
     from simcon.runtime.operations import list_containers
 
-    entries = list_containers(store)
+    broken: list = []
+    entries = list_containers(store, broken)
+    for error in broken:  # on stderr, so the listing on stdout stays what engines parse
+        log.notice(f"list: `{error.container_id}` not listed: {error}")
     if args.filter:
         wanted = parse_filters(args.filter)
         entries = [(state, status) for state, status in entries if matches(wanted, state, status)]

@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 import time
 
-from simcon.errors import ContainerNotRunningError, InitError, InvalidStateError, SimconError
+from simcon.errors import (
+    ContainerNotFoundError,
+    ContainerNotRunningError,
+    InitError,
+    InvalidStateError,
+    SimconError,
+    StateError,
+)
 from simcon.linux import procfs
 from simcon.runtime import status as st
 from simcon.runtime.state import ContainerState, StateStore, read_state, validate_id
@@ -23,11 +30,16 @@ def container_status(store: StateStore, container_id: str) -> tuple[ContainerSta
     return state, st.derive_status(state, store.container_dir(container_id))
 
 
-def list_containers(store: StateStore) -> list[tuple[ContainerState, str]]:
+def list_containers(store: StateStore, broken: list[StateError] | None = None) -> list[tuple[ContainerState, str]]:
+    """Every readable container; a corrupt state.json is not listed but appended to ``broken``."""
     result = []
     for container_id in store.ids():
         try:
             state = read_state(store.container_dir(container_id), container_id)
+        except StateError as exc:
+            if broken is not None:
+                broken.append(exc)
+            continue
         except SimconError:
             continue  # deleted meanwhile, or being created: not listed, as runc does
         result.append((state, st.derive_status(state, store.container_dir(container_id))))
@@ -108,8 +120,16 @@ def signal_init(state: ContainerState, sig: int) -> None:
 
 def delete_container(store: StateStore, container_id: str, *, force: bool = False) -> None:
     validate_id(container_id)
-    with store.open(container_id) as locked:
-        state = locked.read()
+    with store.open(container_id, without_state=force) as locked:
+        try:
+            state = locked.read()
+        except (StateError, ContainerNotFoundError):
+            if not force:
+                raise
+            from simcon.runtime.salvage import delete_damaged
+
+            delete_damaged(locked)  # state.json missing or corrupt: remove what it still records, and the dir
+            return
         status = st.derive_status(state, locked.path)
         if not force and status not in st.ALLOWED["delete"]:
             raise InvalidStateError(container_id, "delete", status, "stop it first or use --force")

@@ -6,6 +6,10 @@
 ``state.json`` is written to a temp file, fsynced and renamed, so a reader sees the old or the new state, never
 half of one. Commands on one container serialise on ``flock`` of the container's directory. The stored status is
 only a hint: ``runtime.status`` derives the real one from the live system on every read.
+
+A state.json that is damaged anyway (a full disk, an editor, another program) is a :class:`StateError` naming the
+file, from reading and from type checks of every field, never an exception from deeper down. ``delete --force``
+then works from :func:`salvage_state`: whatever fields can still be read with the right type.
 """
 
 from __future__ import annotations
@@ -96,16 +100,18 @@ class ContainerState:
         return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
-    def from_json(cls, data: dict, file: str) -> ContainerState:
+    def from_json(cls, data: dict, file: str, container_id: str | None = None) -> ContainerState:
         if not isinstance(data, dict):
-            raise StateError(f"{file}: expected a JSON object")
+            raise _corrupt(file, "expected a JSON object", container_id)
         unknown = set(data) - set(cls.__slots__)
         if unknown:
-            raise StateError(f"{file}: unknown fields {sorted(unknown)} (written by a newer SimCon?)")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"{file}: {exc}") from exc
+            raise StateError(f"{file}: unknown fields {sorted(unknown)} (written by a newer SimCon?)",
+                             container_id=container_id)
+        for name, value in data.items():
+            problem = _field_problem(name, value)
+            if problem:
+                raise _corrupt(file, f"{name}: {problem}", container_id)
+        return cls(**data)
 
     def oci_view(self, status: str) -> dict:
         """The object `simcon state` prints: runc's fields and order."""
@@ -139,6 +145,143 @@ class ContainerState:
         if self.annotations:
             view["annotations"] = self.annotations
         return view
+
+
+# --- checking and salvaging state.json --------------------------------------------------------------------------
+
+_TYPE_WORDS = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object", list: "an array",
+               type(None): "null"}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_hook_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(h, dict) and isinstance(h.get("path"), str) for h in value)
+
+
+def _is_str_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+# field -> (check, what it should be). Everything the code that reads a state relies on, so a damaged file is
+# one error here rather than a TypeError in whatever touches the field first.
+_FIELD_CHECKS: dict[str, tuple] = {
+    "oci_version": (lambda v: isinstance(v, str), "a string"),
+    "id": (lambda v: isinstance(v, str), "a string"),
+    "pid": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "status": (lambda v: isinstance(v, str), "a string"),
+    "bundle": (lambda v: isinstance(v, str), "a string"),
+    "rootfs": (lambda v: isinstance(v, str), "a string"),
+    "created": (lambda v: isinstance(v, str), "a string"),
+    "owner": (lambda v: isinstance(v, str), "a string"),
+    "annotations": (_is_str_map, "an object of strings"),
+    "init_start_time": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "creator_pid": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "creator_start_time": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "cgroup": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "own_pid_namespace": (lambda v: isinstance(v, bool), "a boolean"),
+    "poststart_hooks": (_is_hook_list, "an array of hook objects"),
+    "poststop_hooks": (_is_hook_list, "an array of hook objects"),
+    "exit_status": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "finished": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "process": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+}
+
+
+def _field_problem(name: str, value: object) -> str:
+    check, expected = _FIELD_CHECKS[name]
+    if check(value):
+        return ""
+    return f"expected {expected}, got {_TYPE_WORDS.get(type(value), type(value).__name__)}"
+
+
+def _corrupt(file: str, problem: str, container_id: str | None) -> StateError:
+    return StateError(f"{file}: corrupt state: {problem}", container_id=container_id,
+                      hint="`delete --force` removes the container and what it can still find of it")
+
+
+def salvage_state(file: str, container_id: str) -> ContainerState:
+    """What ``delete --force`` can still use of a damaged state.json: each top-level field that reads with the
+    right type, also from a truncated file (the fields before the cut). Never raises for the file's content.
+
+    A pid without its start time is dropped (0): a recycled pid must never be taken for the init. The cgroup, if
+    recorded, still finds every process of the container."""
+    try:
+        with open(file, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    fields = {}
+    for name, value in _top_level_fields(text):
+        if name in _FIELD_CHECKS and name not in fields and not _field_problem(name, value):
+            fields[name] = value
+    state = ContainerState(**fields)
+    state.id = container_id
+    if state.init_start_time is None:
+        state.pid = 0
+    if state.creator_start_time is None:
+        state.creator_pid = 0
+    return state
+
+
+def _top_level_fields(text: str) -> list[tuple[str, object]]:
+    """(key, value) of each member of the top-level object that decodes on its own, in file order. Members
+    nested deeper are skipped (an annotation named "pid" is not the pid); a value cut short is left out."""
+    import json  # only here, on the rare salvage path: json imports re (see fastjson)
+
+    decoder = json.JSONDecoder()
+    fields: list[tuple[str, object]] = []
+    depth = 0
+    position, end = 0, len(text)
+    while position < end:
+        char = text[position]
+        if char == '"':
+            string_end = _string_end(text, position)
+            if string_end < 0:
+                break
+            if depth == 1:
+                after = string_end
+                while after < end and text[after] in " \t\r\n":
+                    after += 1
+                if after < end and text[after] == ":":
+                    try:
+                        name = fastjson.loads(text[position:string_end])
+                        value, value_end = decoder.raw_decode(text, _skip_space(text, after + 1))
+                    except (ValueError, RecursionError):
+                        return fields
+                    fields.append((name, value))  # type: ignore[arg-type]
+                    position = value_end
+                    continue
+            position = string_end
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        position += 1
+    return fields
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index just past the JSON string starting at ``start`` (a quote), or -1 if it is cut short."""
+    position = start + 1
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == '"':
+            return position + 1
+        position += 1
+    return -1
 
 
 def write_atomically(path: str, data: bytes, mode: int = 0o600) -> None:
@@ -182,14 +325,17 @@ class StateStore:
             raise ContainerExistsError(container_id) from None
         return LockedContainer(container_id, path)
 
-    def open(self, container_id: str, *, blocking: bool = True) -> LockedContainer:
-        """Lock an existing container's directory (waiting for other commands on it)."""
+    def open(self, container_id: str, *, blocking: bool = True, without_state: bool = False) -> LockedContainer:
+        """Lock an existing container's directory (waiting for other commands on it).
+
+        ``without_state``: also a directory without state.json (for ``delete --force``: `create` writes the state
+        before it drops the lock, so under the lock a missing state.json is the leftover of a crash)."""
         path = self.container_dir(container_id)
         try:
             locked = LockedContainer(container_id, path, blocking=blocking)
         except FileNotFoundError:
             raise ContainerNotFoundError(container_id) from None
-        if not os.path.exists(os.path.join(path, STATE_FILE)):
+        if not without_state and not os.path.exists(os.path.join(path, STATE_FILE)):
             # Deleted while we waited for the lock, or a create that has not written its state yet.
             locked.release()
             raise ContainerNotFoundError(container_id)
@@ -209,9 +355,11 @@ def read_state(path: str, container_id: str) -> ContainerState:
         raise ContainerNotFoundError(container_id) from None
     try:
         data = fastjson.loads(raw)
-    except ValueError as exc:
-        raise StateError(f"{file}: corrupt state: {exc}", container_id=container_id) from exc
-    return ContainerState.from_json(data, file)
+    except ValueError as exc:  # also bad UTF-8
+        raise _corrupt(file, str(exc), container_id) from exc
+    except RecursionError:
+        raise _corrupt(file, "nested too deeply", container_id) from None
+    return ContainerState.from_json(data, file, container_id)
 
 
 class LockedContainer:
