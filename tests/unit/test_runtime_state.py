@@ -150,7 +150,7 @@ def test_container_state_to_json_has_every_field() -> None:
 
 
 def test_container_state_missing_fields_take_defaults() -> None:
-    restored = ContainerState.from_json({"id": "web", "pid": 7}, "f")
+    restored = ContainerState.from_json({"id": "web", "pid": 7, "init_start_time": 1}, "f")
     assert restored.id == "web" and restored.pid == 7
     assert restored.status == "creating"
     assert restored.annotations == {}

@@ -112,6 +112,16 @@ def test_a_dir_without_state_json_is_not_listed_and_delete_force_removes_it(tmp_
     StateStore(root).create_dir("half").release()
 
 
+def test_a_pid_without_its_start_time_is_never_taken_for_the_init(tmp_path, capsys) -> None:
+    # pid 1 is alive (the host's init): without a start time to compare, it must not pass for the container's.
+    root = _store(tmp_path, bad=_state_bytes(pid=1, status="running", creator_pid=1))
+    assert main(["--root", root, "state", "bad"]) == EXIT_OK
+    view = json.loads(capsys.readouterr().out)
+    assert (view["status"], view["pid"]) == ("stopped", 0)
+    assert main(["--root", root, "kill", "bad", "0"]) == EXIT_FAILURE
+    assert "container not running" in capsys.readouterr().err
+
+
 # --- salvage: what delete --force can still use ----------------------------------------------------------------
 
 

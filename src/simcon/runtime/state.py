@@ -111,7 +111,15 @@ class ContainerState:
             problem = _field_problem(name, value)
             if problem:
                 raise _corrupt(file, f"{name}: {problem}", container_id)
-        return cls(**data)
+        state = cls(**data)
+        # A pid is only trusted with its start time: without one, any process under that pid (a recycled one, or
+        # the host's init for pid 1) would pass for the container's. create records no start time only when the
+        # init was already gone, so the pid is taken as gone.
+        if state.init_start_time is None:
+            state.pid = 0
+        if state.creator_start_time is None:
+            state.creator_pid = 0
+        return state
 
     def oci_view(self, status: str) -> dict:
         """The object `simcon state` prints: runc's fields and order."""
