@@ -42,6 +42,13 @@ test-unit: setup
 test-net-leaks: setup
 	SIMCON_NET_CYCLES=100 $(VENV)/bin/pytest -q tests/integration/test_network.py -k cycles
 
+# The property tests with hypothesis's `fuzz` profile (tests/conftest.py): 2000 new examples per loader/state test
+# instead of `make test`'s 100 fixed ones, and about 160 real creates. FUZZ_ARGS=... for more pytest options.
+.PHONY: fuzz
+fuzz: setup
+	$(VENV)/bin/pytest -q --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS) \
+		tests/unit/test_fuzz_input.py tests/integration/test_fuzz_create.py
+
 # The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
 # Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor. More files on v2:
 # `make test-vm VM_TESTS="tests/vm tests/integration/test_cgroups_lifecycle.py"`.

@@ -44,7 +44,8 @@ class ConfigError(SimconError):
     """config.json (or another JSON input) is invalid; names the file and the JSON path."""
 
     def __init__(self, file: str, json_path: str, problem: str) -> None:
-        where = f"{file}: {json_path}" if json_path else file
+        # A path into a deeply nested document can itself be kilobytes long: shown shortened, kept whole.
+        where = f"{file}: {shorten(json_path, 2 * SHORT_VALUE)}" if json_path else file
         super().__init__(f"{where}: {problem}")
         self.file = file
         self.json_path = json_path
