@@ -187,7 +187,7 @@ def test_lsm_label_errors(monkeypatch) -> None:
     assert lsm_labels.check_lsm_labels(Process(args=["sh"], cwd="/"), Linux(), CFG) is None  # nothing asked
 
 
-def test_selinux_labels_are_skipped_with_a_warning_without_selinux(monkeypatch, capsys) -> None:
+def test_selinux_labels_are_skipped_with_a_warning_without_selinux(monkeypatch, capsys, warnings_on_stderr) -> None:
     from simcon.spec.model import Linux, Process
 
     selinux = Process(args=["sh"], cwd="/", selinux_label="system_u:system_r:container_t:s0")
