@@ -122,6 +122,12 @@ def test_a_pid_without_its_start_time_is_never_taken_for_the_init(tmp_path, caps
     assert "container not running" in capsys.readouterr().err
 
 
+def test_every_state_field_has_a_type_check() -> None:
+    from simcon.runtime.state import _FIELD_CHECKS
+
+    assert set(_FIELD_CHECKS) == set(ContainerState.__slots__)
+
+
 # --- salvage: what delete --force can still use ----------------------------------------------------------------
 
 

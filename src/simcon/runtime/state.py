@@ -195,11 +195,14 @@ _FIELD_CHECKS: dict[str, tuple] = {
     "exit_status": (lambda v: v is None or _is_int(v), "an integer or null"),
     "finished": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "process": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "network": (lambda v: v is None or isinstance(v, dict), "an object or null"),
 }
 
 
 def _field_problem(name: str, value: object) -> str:
-    check, expected = _FIELD_CHECKS[name]
+    """Why ``value`` cannot be field ``name`` ("" if it can). A new field needs an entry in _FIELD_CHECKS
+    (tests/unit/test_runtime_state_damaged.py checks that every field has one)."""
+    check, expected = _FIELD_CHECKS.get(name, (lambda v: True, ""))
     if check(value):
         return ""
     return f"expected {expected}, got {_TYPE_WORDS.get(type(value), type(value).__name__)}"
