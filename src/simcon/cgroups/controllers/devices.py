@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import namedtuple
 
 from simcon.cgroups.controllers._common import ResourceError, exists, read, write
-from simcon.cgroups.devfilter import ANY
+from simcon.cgroups.devfilter import ANY  # -1: a major or minor that matches every number (``*``)
+
 _MAX_NUMBER = 0xFFFFFFFF  # the kernel's numbers are u32
 
 
-class Rule(namedtuple("Rule", "allow kind major minor access")):  # noqa: PYI024 - a third of typing's cost
+# A collections.namedtuple: typing.NamedTuple costs three times as much to import, on every create.
+class Rule(namedtuple("Rule", "allow kind major minor access")):
     """One rule, normalised: ``allow`` (bool), ``kind`` a (all), c or b; ``major``/``minor`` (``ANY``);
     ``access`` letters in ``rwm`` order."""
 
