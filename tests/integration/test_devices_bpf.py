@@ -125,3 +125,26 @@ def test_an_unprivileged_user_gets_a_warning_not_a_failure(cgroup: Path) -> None
     assert proc.stdout == "went on\n"
     assert "linux.resources.devices: not enforced: " in proc.stderr and "(unprivileged user)" in proc.stderr
     assert attached(cgroup) == []
+
+
+def test_several_old_filters_are_all_replaced_attach_first(cgroup: Path) -> None:
+    # Two programs of ours (a crash between attach and detach could leave that): no single one to replace, so
+    # the new one is attached first and then both old ones are detached (the path kernels without
+    # BPF_F_REPLACE take too).
+    insns = devfilter.program(False, [])
+    fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(2):
+            prog = bpf.prog_load(bpf.BPF_PROG_TYPE_CGROUP_DEVICE, insns, v2.DEVICE_FILTER_NAME)
+            try:
+                bpf.prog_attach(fd, prog, bpf.BPF_CGROUP_DEVICE, bpf.BPF_F_ALLOW_MULTI)
+            finally:
+                os.close(prog)
+    finally:
+        os.close(fd)
+    old = attached(cgroup)
+    assert len(old) == 2
+    attach(cgroup, [DENY_ALL, KMSG_W])
+    new = attached(cgroup)
+    assert len(new) == 1 and new[0] not in old
+    assert probe(cgroup) == ["write-ok", "read-denied", "null-ok"]
