@@ -116,7 +116,9 @@ def test_an_unprivileged_user_gets_a_warning_not_a_failure(cgroup: Path) -> None
     # Rootless in a delegated cgroup: the kernel lets no unprivileged user query or load device programs, so the
     # rules cannot be enforced there (runc skips them too); SimCon says so and goes on.
     os.chown(cgroup, 65534, 65534)
-    code = ("import sys; from simcon.cgroups import devfilter, v2; "
+    # Warnings reach stderr only with --debug (log.configure's third argument), as `simcon --debug` sets it.
+    code = ("import sys; from simcon import log; from simcon.cgroups import devfilter, v2; "
+            "log.configure(None, 'text', True); "
             "v2.set_device_filter(sys.argv[1], devfilter.program(False, []), 'linux.resources.devices'); "
             "print('went on')")
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
