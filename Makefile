@@ -15,7 +15,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit test-net-leaks test-vm bench docs clean
+.PHONY: setup demo test test-unit test-net-leaks test-vm bench docs clean test-logs-stress
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -48,6 +48,11 @@ test-net-leaks: setup
 fuzz: setup
 	$(VENV)/bin/pytest -q --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS) \
 		tests/unit/test_fuzz_input.py tests/integration/test_fuzz_create.py
+
+# The log rotation stress test at the issue's full size: 200 MB of numbered lines through rotation at 1 MB x 3
+# while `logs -f` follows (`make test` writes 20 MB; docs/logging.md).
+test-logs-stress: setup
+	LOGS_STRESS_MB=200 $(VENV)/bin/pytest -q tests/integration/test_logs.py -k rotation
 
 # The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
 # Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor. More files on v2:

@@ -30,14 +30,19 @@ class Container:
     """One container as the state store and the live system describe it (read-only)."""
 
     __slots__ = ("oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations", "exit_code",
-                 "finished", "network")
+                 "finished", "network", "log_driver", "log_error", "exit_status_unknown")
 
     def __init__(self, *, oci_version: str, id: str, pid: int, status: str, bundle: str, rootfs: str, created: str, owner: str,
                  annotations: dict[str, str], exit_code: int | None, finished: str | None,
-                 network: dict | None = None) -> None:
+                 network: dict | None = None, log_driver: str | None = None, log_error: str | None = None,
+                 exit_status_unknown: str | None = None) -> None:
+        # log_driver/log_error: the container's log capture (docs/logging.md); exit_status_unknown: why no exit
+        # code will ever be recorded (its monitor died).
         for name, value in (("oci_version", oci_version), ("id", id), ("pid", pid), ("status", status), ("bundle", bundle), ("rootfs", rootfs),
                             ("created", created), ("owner", owner), ("annotations", dict(annotations)),
-                            ("exit_code", exit_code), ("finished", finished), ("network", network)):
+                            ("exit_code", exit_code), ("finished", finished), ("network", network),
+                            ("log_driver", log_driver), ("log_error", log_error),
+                            ("exit_status_unknown", exit_status_unknown)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -60,6 +65,13 @@ class Container:
         if self.exit_code is not None:
             view["exitCode"] = self.exit_code
             view["finished"] = self.finished
+        elif self.exit_status_unknown is not None:
+            view["exitCode"] = None
+            view["exitStatusUnknown"] = self.exit_status_unknown
+        if self.log_driver is not None:
+            view["logDriver"] = self.log_driver
+        if self.log_error is not None:
+            view["logError"] = self.log_error
         if self.network:
             view["network"] = self.network  # a CNI network: mode, network, ips, mac, ports (docs/networking.md)
         return view
@@ -69,7 +81,9 @@ def _container(state: object, status: str) -> Container:
     view = state.oci_view(status)  # type: ignore[attr-defined]
     return Container(oci_version=view["ociVersion"], id=view["id"], pid=view["pid"], status=status, bundle=view["bundle"], rootfs=view["rootfs"],
                      created=view["created"], owner=view["owner"], annotations=view.get("annotations", {}),
-                     exit_code=view.get("exitCode"), finished=view.get("finished"), network=view.get("network"))
+                     exit_code=view.get("exitCode"), finished=view.get("finished"), network=view.get("network"),
+                     log_driver=view.get("logDriver"), log_error=view.get("logError"),
+                     exit_status_unknown=view.get("exitStatusUnknown"))
 
 
 class Runtime:
@@ -145,11 +159,11 @@ class Runtime:
             raise UsageError(f"the stop timeout must not be negative (got {timeout})")
         stop_container(self.store, container_id, timeout, _signal_number(signal))
 
-    def delete(self, container_id: str, *, force: bool = False) -> None:
-        """Remove a stopped container (``force``: kill it first)."""
+    def delete(self, container_id: str, *, force: bool = False, keep_logs: bool = False) -> None:
+        """Remove a stopped container (``force``: kill it first) and its logs (unless ``keep_logs``)."""
         from simcon.runtime.operations import delete_container
 
-        delete_container(self.store, container_id, force=force)
+        delete_container(self.store, container_id, force=force, keep_logs=keep_logs)
 
     def exec(self, container_id: str, args: list[str], **options: object) -> int:
         """Run ``args`` in the running container and return its exit status (0 at once with ``detach=True``).

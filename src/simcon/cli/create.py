@@ -30,6 +30,13 @@ def add_create_arguments(parser: ArgumentParser) -> None:
                         help="apply this seccomp profile (OCI linux.seccomp or Docker JSON) instead of the "
                              "config's; 'unconfined' for none")
     add_network_arguments(parser)
+    parser.add_argument("--log-driver", default=None, metavar="NAME",
+                        help="capture the container's output through a monitor into this log driver: k8s-file, "
+                             "json-file, journald, syslog, none, passthrough (default: k8s-file for run -d, "
+                             "else passthrough; also: annotation run.oci.simcon.log-driver)")
+    parser.add_argument("--log-opt", action="append", default=None, metavar="KEY=VALUE",
+                        help="a log driver option, repeatable (max-size=20m, max-file=5, compress=true, path=FILE, "
+                             "...: docs/logging.md)")
     parser.add_argument("container_id", metavar="ID")
 
 
@@ -57,6 +64,18 @@ def network_options(args: Namespace, engine_call: bool) -> dict:
     return {"network": network, "publish": args.publish, "dns": args.dns, "dns-search": args.dns_search,
             "dns-option": args.dns_option, "add-host": args.add_host, "mac-address": args.mac_address,
             "ip": args.ip, "settings": {key: args.settings.get(key) for key in NETWORK_SETTINGS}}
+
+
+def log_settings(args: Namespace, store, *, detached: bool):  # noqa: ANN001, ANN201
+    """The log driver and options of a new container (runtime.container_logs.resolve)."""
+    from simcon.runtime.container_logs import resolve
+
+    engine_call = args.pid_file is not None  # as options_from: config-file defaults are not for engines
+    settings = args.settings
+    default_opts = settings.container_default("log_opts", engine_call) or {}
+    return resolve(store.root, args.container_id, args.bundle, args.log_driver, args.log_opt or [],
+                   detached=detached, default_driver=settings.container_default("log_driver", engine_call),
+                   default_opts={str(k): str(v) for k, v in dict(default_opts).items()})
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -93,5 +112,13 @@ def rootless_mode(value: str) -> bool:
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.create import create_container
 
-    create_container(store, args.container_id, options_from(args))
+    options = options_from(args)
+    logs = log_settings(args, store, detached=False)
+    if logs.captured:
+        # A monitor that outlives `create` holds the container's stdout and stderr (runtime.container_logs).
+        from simcon.runtime.container_logs import spawn_monitored
+
+        spawn_monitored(store, args.container_id, options, logs, start=False)
+        return 0
+    create_container(store, args.container_id, options)
     return 0

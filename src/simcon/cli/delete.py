@@ -13,6 +13,8 @@ EXAMPLES = (
 
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--force", action="store_true", help="kill the container first if it is running")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the container's log files (`simcon logs ID` still reads the default ones)")
     parser.add_argument("container_id", metavar="ID")
 
 
@@ -21,7 +23,7 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.api import Runtime
 
     try:
-        Runtime(store=store).delete(args.container_id, force=args.force)
+        Runtime(store=store).delete(args.container_id, force=args.force, keep_logs=args.keep_logs)
     except ContainerNotFoundError:
         # `delete --force` of a missing container succeeds quietly, as in runc (engines clean up blindly).
         if not args.force:

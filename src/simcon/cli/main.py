@@ -23,6 +23,7 @@ VERBS = {
     "update": "update", "pause": "pause", "resume": "resume", "ps": "ps", "events": "events",
     "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect", "gc": "gc",
     "network": "network", "port": "port",
+    "logs": "logs",
 }
 # Short names for common verbs, as docker and podman users type them.
 ALIASES = {"rm": "delete", "ls": "list"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
-from simcon.cli.create import add_create_arguments, options_from
+from simcon.cli.create import add_create_arguments, log_settings, options_from
 
 HELP = "create and start a container, and wait for it unless --detach"
 EXAMPLES = (
@@ -21,4 +21,6 @@ def configure(parser: ArgumentParser) -> None:
 def run(args: Namespace, store) -> int:  # noqa: ANN001
     from simcon.runtime.run import run_container
 
-    return run_container(store, args.container_id, options_from(args), detach=args.detach, keep=args.keep)
+    options = options_from(args)
+    logs = log_settings(args, store, detached=args.detach)
+    return run_container(store, args.container_id, options, detach=args.detach, keep=args.keep, logs=logs)

@@ -16,7 +16,10 @@ _BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import 
 
 
 def spawn(setup, container_id: str) -> None:  # noqa: ANN001
-    """Fork the monitor and run ``setup() -> (module, args)`` in it; return once it succeeded.
+    """Fork the monitor and run ``setup() -> (module, args[, fds])`` in it; return once it succeeded.
+
+    ``fds`` (the container's captured stdout/stderr, see ``runtime.container_logs``) are handed to ``module``
+    as fds 3, 4, ... in that order; every other fd above stderr is closed.
 
     The monitor then execs ``module.main(args)`` in a bare interpreter (`python -I -S`): same pid, same children,
     and the subreaper flag survives execve, while the memory of everything create imported does not.
@@ -45,6 +48,10 @@ def spawn(setup, container_id: str) -> None:  # noqa: ANN001
         if not chunk:
             break
         chunks.append(chunk)
+        if chunks == [b"ok"]:
+            # Success is one atomic write: do not wait for EOF, which a parked init (`create` under a monitor)
+            # would delay for as long as it holds an inherited copy of this pipe.
+            break
     os.close(read_end)
     report = b"".join(chunks)
     if report == b"ok":
@@ -65,7 +72,8 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
 
     try:
         proc.set_child_subreaper(True)
-        module, args = setup()
+        module, args, *rest = setup()
+        keep = rest[0] if rest else []
     except BaseException as exc:  # noqa: BLE001 - reported to the caller, which prints it
         _report_failure(report_fd, exc)
         os._exit(1)
@@ -76,7 +84,7 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    os.closerange(3, 1 << 20)
+    _hand_over(keep)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     argv = [sys.executable, "-I", "-S", "-c", _BOOTSTRAP.format(module=module), src, *args]
     try:
@@ -86,6 +94,16 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
 
         import_module(module).main(list(args))
     os._exit(0)
+
+
+def _hand_over(fds: list[int]) -> None:
+    """Move ``fds`` to 3, 4, ... (inheritable, for the exec'd interpreter) and close every other fd from 3 up."""
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3 + len(fds)) for fd in fds]
+    for number, fd in enumerate(high, start=3):
+        os.dup2(fd, number)  # dup2 leaves the new fd inheritable
+    os.closerange(3 + len(fds), 1 << 20)
 
 
 def _report_failure(fd: int, exc: BaseException) -> None:

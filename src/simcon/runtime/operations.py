@@ -118,7 +118,7 @@ def signal_init(state: ContainerState, sig: int) -> None:
         os.close(pidfd)
 
 
-def delete_container(store: StateStore, container_id: str, *, force: bool = False) -> None:
+def delete_container(store: StateStore, container_id: str, *, force: bool = False, keep_logs: bool = False) -> None:
     validate_id(container_id)
     with store.open(container_id, without_state=force) as locked:
         try:
@@ -144,6 +144,10 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
         if state.poststop_hooks and state.pid:
             _run_hooks_warning("poststop", state, st.STOPPED, state.poststop_hooks)
         locked.remove()
+        if state.log is not None and not keep_logs:
+            from simcon.runtime.log_files import remove_logs
+
+            remove_logs(store.root, container_id, state.log)
 
 
 def stop_processes(state: ContainerState, *, force: bool) -> None:

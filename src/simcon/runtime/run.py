@@ -31,10 +31,20 @@ def exit_code(wait_status: int) -> int:
 
 
 def run_container(store: StateStore, container_id: str, options: CreateOptions, *, detach: bool,
-                  keep: bool = False) -> int:
-    if detach:
-        # A monitor stays the init's parent, reaps it and records how it ended (simcon.monitor).
-        return _run_detached(store, container_id, options)
+                  keep: bool = False, logs=None) -> int:  # noqa: ANN001 - a container_logs.LogSettings
+    if detach or (logs is not None and logs.captured):
+        # A monitor stays the init's parent, reaps it, records how it ended (simcon.monitor) and captures the
+        # output into the log driver (runtime.container_logs).
+        from simcon.runtime.container_logs import LogSettings, default_log_path, spawn_monitored
+
+        if logs is None:
+            logs = LogSettings("passthrough", {}, default_log_path(store.root, container_id))
+        spawn_monitored(store, container_id, options, logs, start=True)
+        if detach:
+            return 0
+        from simcon.runtime.container_logs import wait_for_exit
+
+        return wait_for_exit(store, container_id, keep=keep, forwarded=FORWARDED)
 
     proc.set_child_subreaper(True)
     options.relay_terminal = True
@@ -75,25 +85,6 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
     else:
         delete_container(store, container_id, force=True)
     return code
-
-
-def _run_detached(store: StateStore, container_id: str, options: CreateOptions) -> int:
-    from simcon.monitor.launch import spawn
-
-    def setup() -> tuple[str, list[str]]:
-        """In the monitor: create and start; then the monitor becomes runtime.exit_record.main."""
-        created = create_container(store, container_id, options)
-        try:
-            start_container(store, container_id)
-        except BaseException:
-            delete_container(store, container_id, force=True)
-            raise
-        state = created.state
-        return "simcon.runtime.exit_record", [store.root, container_id, str(state.pid),
-                                              str(state.init_start_time or 0)]
-
-    spawn(setup, container_id)
-    return 0
 
 
 def _wait_for(init_pid: int) -> int:

@@ -65,6 +65,7 @@ class ContainerState:
         "oci_version", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations",
         "init_start_time", "creator_pid", "creator_start_time", "cgroup", "own_pid_namespace",
         "poststart_hooks", "poststop_hooks", "exit_status", "finished", "process", "network",
+        "monitor_pid", "monitor_start_time", "log", "log_error",
     )
 
     def __init__(self, **fields: object) -> None:
@@ -93,6 +94,12 @@ class ContainerState:
         self.process: dict | None = None
         # The container's CNI attachment (see network.setup): recorded before ADD, so DEL can always run.
         self.network: dict | None = None
+        # The monitor (`run -d`, or a container whose output is captured) and the log settings it captures with
+        # (runtime.container_logs); log_error: the log target's last failure, None once it works again.
+        self.monitor_pid: int = 0
+        self.monitor_start_time: int | None = None
+        self.log: dict | None = None
+        self.log_error: str | None = None
         for name, value in fields.items():
             setattr(self, name, value)
 
@@ -144,6 +151,8 @@ class ContainerState:
 
             # Not in runc's output either: the addresses and published ports of a CNI network.
             view["network"] = describe(self.network)
+        if self.monitor_pid:
+            self._monitor_view(view, status)
         return view
 
     def hook_view(self, status: str) -> dict:
@@ -153,6 +162,23 @@ class ContainerState:
         if self.annotations:
             view["annotations"] = self.annotations
         return view
+
+    def _monitor_view(self, view: dict, status: str) -> None:
+        """What the monitor's liveness means for the exit status and the logs (SimCon's own fields)."""
+        from simcon.linux import procfs
+
+        if self.log is not None:
+            view["logDriver"] = self.log.get("driver")
+            if self.log_error:
+                view["logError"] = self.log_error
+        if procfs.is_alive(self.monitor_pid, self.monitor_start_time):
+            return
+        died = f"the monitor (pid {self.monitor_pid}) died"
+        if status == "stopped" and self.exit_status is None:
+            view["exitCode"] = None
+            view["exitStatusUnknown"] = f"{died} before the container exited"
+        elif status != "stopped" and self.log is not None and self.log.get("driver") != "passthrough":
+            view["logError"] = f"{died}: the container's output is no longer captured"
 
 
 # --- checking and salvaging state.json --------------------------------------------------------------------------
