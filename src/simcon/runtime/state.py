@@ -222,6 +222,12 @@ _FIELD_CHECKS: dict[str, tuple] = {
     "finished": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "process": (lambda v: v is None or isinstance(v, dict), "an object or null"),
     "network": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "monitor_pid": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "monitor_start_time": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "log": (lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("driver"), str)
+                                    and isinstance(v.get("path"), str) and _is_str_map(v.get("options"))),
+            "an object with driver, path and options, or null"),
+    "log_error": (lambda v: v is None or isinstance(v, str), "a string or null"),
 }
 
 
