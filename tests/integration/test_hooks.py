@@ -215,3 +215,30 @@ def test_start_container_hooks_see_status_created(rt) -> None:
     rt.ok("run", "--bundle", hooked.bundle.path, hooked.cid)
     assert hooked.state("startContainer")["status"] == "created"
     assert hooked.state("poststart")["status"] == "running"
+
+
+@pytest.mark.parametrize("kind", ["prestart", "createRuntime", "createContainer"])
+@pytest.mark.parametrize("how", ["fails", "times out"])
+def test_failed_create_hook_still_runs_poststop_and_leaves_nothing(rt, kind: str, how: str) -> None:
+    """runtime-spec lifecycle: a failing (or timed-out) create hook stops the container and "continues the
+    lifecycle at step 12": the poststop hooks run, and nothing of the container is left."""
+    hooked = HookedBundle(rt, ["true"])
+    if how == "fails":
+        hooked.add(kind, {"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]})
+    else:
+        hooked.add(kind, {"path": "/bin/sleep", "args": ["sleep", SLEEP_MARK], "timeout": 1})
+    hooked.add("poststop")
+    hooked.write()
+    try:
+        proc = rt.run("create", "--bundle", hooked.bundle.path, hooked.cid, timeout=300)
+        assert proc.returncode != 0, rt.describe(proc)
+        assert "Traceback" not in proc.stderr
+        assert "poststop" in hooked.ran(), rt.describe(proc)
+        assert hooked.state("poststop")["status"] == "stopped"
+        assert hooked.state("poststop")["id"] == hooked.cid
+        assert rt.root_entries() == []
+        assert rt.existing_cgroup_dirs(rt.cgroup_path(hooked.cid)) == []
+        rt.wait_for(lambda: not _sleepers(), 30, "the timed-out hook to be killed")
+    finally:
+        for pid in _sleepers():  # only our own hook's `sleep 597.25`
+            os.kill(pid, signal.SIGKILL)

@@ -37,13 +37,15 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "fastjson": set(),
     "version": set(),
+    "faults": set(),
+    "interrupts": set(),
     # `import simcon` re-exports the versions, and simcon.Runtime lazily from the api (so nothing below may
     # import the root package: that would be a cycle through the api)
     ROOT: {"version", "api"},
 }
 # Bottom-layer utilities any part may use.
 for _allowed in ALLOWED.values():
-    _allowed.add("fastjson")
+    _allowed.update(("fastjson", "faults", "interrupts"))
 
 
 def module_name(path: Path) -> str:

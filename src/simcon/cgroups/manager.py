@@ -303,6 +303,21 @@ class CgroupManager:
             "created": list(self.created),
         }
 
+    def planned_state(self) -> dict:
+        """``to_state()`` as it will be once ``create()`` has run: what create records before it makes anything,
+        so a create killed half-way leaves nothing `delete` cannot find. Removing these is safe either way:
+        ``destroy`` removes the container's own directories and only the empty ones of the ancestors."""
+        planned = list(self.created)
+        for cg in self.cgroups:
+            path = cg.hierarchy.mount_point
+            for part in os.path.relpath(cg.dir, path).split(os.sep):
+                path = os.path.join(path, part)
+                if path not in planned and not os.path.isdir(path):
+                    planned.append(path)
+        state = self.to_state()
+        state["created"] = planned
+        return state
+
     @classmethod
     def from_state(cls, data: dict) -> CgroupManager:
         try:

@@ -11,7 +11,7 @@ import os
 import sys
 from importlib import import_module
 
-from simcon import log
+from simcon import interrupts, log
 from simcon.version import OCI_VERSION, __version__
 from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
 from simcon.errors import SimconError, UsageError, shorten
@@ -34,7 +34,8 @@ STATELESS_VERBS = frozenset({"spec", "features", "config", "completion", "doctor
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 # The longest error text printed: the errors shorten the values they quote, this catches any that do not.
 MAX_ERROR_TEXT = 2000
@@ -104,6 +105,27 @@ def apply_settings(args: Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one verb. Ctrl-C or SIGTERM at any moment ends it with one line and 130/143 (see simcon.interrupts);
+    inside a verb they unwind through its rollback first."""
+    interrupts.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted(None, "interrupted", EXIT_INTERRUPTED)
+    except interrupts.Terminated:
+        return _interrupted(None, "terminated", EXIT_TERMINATED)
+
+
+def _interrupted(args: Namespace | None, what: str, code: int) -> int:
+    with interrupts.deferred():  # a second Ctrl-C must not turn the message into a traceback
+        command = getattr(args, "command", None)
+        container_id = getattr(args, "container_id", None)
+        prefix = f"{command} `{container_id}`: " if command and container_id else f"{command}: " if command else ""
+        log.error(f"{prefix}{what}")
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     args.command = ALIASES.get(args.command, args.command)
@@ -136,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         _report(args, exc, getattr(args, "container_id", None))
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        log.error(f"{args.command}: interrupted")
-        return EXIT_INTERRUPTED
+        return _interrupted(args, "interrupted", EXIT_INTERRUPTED)
+    except interrupts.Terminated:
+        return _interrupted(args, "terminated", EXIT_TERMINATED)
 
 
 def _die_of_sigpipe() -> None:

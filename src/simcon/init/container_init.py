@@ -15,6 +15,7 @@ import json
 import os
 import socket
 
+from simcon import faults
 from simcon.init import rootfs as fs
 from simcon.init import process_setup, sync, tiny_init
 from simcon.linux import lsm
@@ -279,6 +280,7 @@ def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
     step = "start"
     try:
         for step, action in init.steps():
+            faults.point(f"init:{step}")
             action()
         step = "report ready"
         channel.send(sync.READY)

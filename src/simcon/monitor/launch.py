@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from simcon import faults, interrupts
 from simcon.errors import SimconError
 
 _BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; main(sys.argv[2:])"
@@ -71,6 +72,7 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
     from simcon.linux import process as proc
 
     try:
+        faults.point("monitor:forked")
         proc.set_child_subreaper(True)
         module, args, *rest = setup()
         keep = rest[0] if rest else []
@@ -79,6 +81,7 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
         os._exit(1)
     os.write(report_fd, b"ok")
     os.close(report_fd)
+    faults.point("monitor:reported")
     # The container has its own copies of our stdio; ours would keep the caller's pipes open.
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -111,6 +114,9 @@ def _report_failure(fd: int, exc: BaseException) -> None:
 
     if isinstance(exc, SimconError):
         error = {"message": exc.message, "hint": exc.hint}
+    elif isinstance(exc, (KeyboardInterrupt, interrupts.Terminated)):
+        error = {"message": "the monitor was " + ("interrupted" if isinstance(exc, KeyboardInterrupt) else
+                                                  "terminated") + "; the container was removed"}
     elif isinstance(exc, OSError):
         where = f" `{exc.filename}`" if exc.filename else ""
         error = {"message": f"{exc.strerror or exc}{where}"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from simcon import faults, interrupts
 from simcon.errors import SimconError
 from simcon.runtime.log_files import default_log_path
 
@@ -125,13 +126,17 @@ def spawn_monitored(store, container_id: str, options, settings: LogSettings, *,
             options.relay_terminal = True  # the pty master comes to us, the monitor
         created = create_container(store, container_id, options)
         try:
+            faults.point("monitor:created")
             if created.console_master is not None:
                 streams = [(created.console_master, "stdout")]
             _record_monitor(store, container_id, settings)
             if start:
                 start_container(store, container_id)
+            faults.point("monitor:started")
         except BaseException:
-            delete_container(store, container_id, force=True)
+            # Not reported as started, so not left running (nor created: nobody would wait for it).
+            with interrupts.deferred():
+                delete_container(store, container_id, force=True)
             raise
         state = created.state
         args = [store.root, container_id, str(state.pid), str(state.init_start_time or 0)]

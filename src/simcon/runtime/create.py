@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from simcon import faults, interrupts
 from simcon.version import OCI_VERSION
 from simcon.errors import SimconError, UnsupportedError
 from simcon.linux import procfs
@@ -81,8 +82,15 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     _bound(plan.start_container_hooks, start_timeout)
     plan.tiny_init = options.init or _wants_init(spec.annotations)
     console_receiver = _console_for(plan, options, container_id, config_file)
+    faults.point("create:planned")
 
-    locked = store.create_dir(container_id)
+    # From the directory made to the undo armed, signals wait: Ctrl-C in between would leave a stray directory.
+    held = interrupts.block()
+    try:
+        locked = store.create_dir(container_id)
+    except BaseException:
+        interrupts.restore(held)
+        raise
     creator_start = procfs.start_time(os.getpid())
     state = ContainerState(
         oci_version=OCI_VERSION, id=container_id, status=st.CREATING, bundle=bundle, rootfs=plan.rootfs,
@@ -96,6 +104,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     launcher.timeout = start_timeout
     master = None
     try:
+        interrupts.restore(held)  # a signal held since create_dir is raised here, inside the try: undo runs
+        faults.point("create:dir-made")
         locked.write(state)
         if network is not None:
             attach_network(network, locked, state)  # CNI ADD, before any container process exists
@@ -106,8 +116,10 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
             master = receive_master(console_receiver)
         if options.pid_file:
             write_atomically(os.path.abspath(options.pid_file), str(state.pid).encode(), 0o644)
+        faults.point("create:done")
     except BaseException as exc:
-        launcher.undo(exc)
+        with interrupts.deferred():  # the rollback runs to its end, whatever signal comes
+            launcher.undo(exc)
         raise
     finally:
         locked.release()
@@ -214,10 +226,11 @@ class _Launcher:
         self.intermediate_pid = 0
         self.init_pid = 0
         self.timeout = DEFAULT_START_TIMEOUT
+        self.forked = False  # from here on the container exists for the hooks: a failure runs the poststop hooks
 
     def launch(self) -> None:
         from simcon.cgroups import open_manager
-        from simcon.init import container_init, sync
+        from simcon.init import container_init, process_setup, sync
 
         plan = self.plan
         spec = self.spec
@@ -227,12 +240,18 @@ class _Launcher:
             import simcon.init.hooks  # noqa: F401 - the init runs hooks after pivot_root, when imports fail
 
         cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id)
+        # Recorded before mkdir: a create killed between the two still leaves `delete` what to remove.
+        self.state.cgroup = cgroups.planned_state()
+        self.locked.write(self.state)
+        faults.point("create:cgroups-recorded")
+        self.state.cgroup = None
         if _create_cgroups(cgroups, plan, spec, self.id):
             self.cgroups = cgroups
             from simcon.runtime.cgroup_ops import apply_spec_resources
 
             apply_spec_resources(cgroups, spec)
             self.state.cgroup = cgroups.to_state()
+            faults.point("create:cgroups-made")
             plan.unified_cgroup_only = cgroups.mode == "unified"
             plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
 
@@ -253,16 +272,26 @@ class _Launcher:
             plan.exec_trampoline_fd = trampoline.sealed_fd()
         parent_inter, child_inter = sync.Channel.pair("intermediate process")
         parent_init, child_init = sync.Channel.pair("container init")
+        # Every fd the children need; nothing else of ours may reach the init (it lives on, parked until start).
+        keep = (child_inter.fileno(), child_init.fileno(), plan.state_dir_fd, plan.exec_trampoline_fd,
+                plan.seccomp_listener.fileno() if plan.seccomp_listener is not None else -1,
+                plan.console_socket.fileno() if plan.console_socket is not None else -1, *idmapped_trees)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            # The children must not hold the container's lock: flock belongs to the open file, not the process.
-            self.locked.release()
-            parent_inter.close()
-            parent_init.close()
-            container_init.run_intermediate(plan, child_inter, child_init)
-        self.intermediate_pid = pid
+        with interrupts.deferred():  # no Ctrl-C between fork and the child's reset, nor before the pid is known
+            pid = os.fork()
+            if pid == 0:
+                interrupts.reset_in_child()
+                # Not the container's lock (flock belongs to the open file, and the init lives on), nor a pipe
+                # of whoever ran us (`run -d`'s monitor waits for EOF on its report pipe): only what `keep` says.
+                self.locked.release()
+                parent_inter.close()
+                parent_init.close()
+                process_setup.close_fds_except(3 + plan.preserve_fds, keep)
+                container_init.run_intermediate(plan, child_inter, child_init)
+            self.intermediate_pid = pid
+        self.forked = True
+        faults.point("create:forked")
         child_inter.close()
         child_init.close()
         os.close(plan.state_dir_fd)
@@ -285,11 +314,14 @@ class _Launcher:
             self.state.pid = self.init_pid
             self.state.init_start_time = procfs.start_time(self.init_pid)
             self.locked.write(self.state)
+            faults.point("create:init-pid-recorded")
             if plan.create_runtime_hooks or plan.create_container_hooks or plan.start_container_hooks:
                 _expect(parent_init, sync.RUN_CREATE_HOOKS, "set up the rootfs", self.timeout)
                 self._run_create_runtime_hooks()
+                faults.point("create:create-runtime-hooks-done")
                 parent_init.send(sync.HOOKS_DONE, state=self.state.hook_view(st.CREATING))
             _expect(parent_init, sync.READY, "set up the container", self.timeout)
+            faults.point("create:init-ready")
         finally:
             parent_inter.close()
             parent_init.close()
@@ -323,6 +355,11 @@ class _Launcher:
             from simcon.runtime.network import detach_network
 
             problems += detach_network(self.state, raise_errors=False)
+        if self.forked and self.state.poststop_hooks:
+            # runtime-spec lifecycle: a failed create "continues the lifecycle at step 12", the poststop hooks.
+            from simcon.runtime.operations import run_hooks_warning
+
+            run_hooks_warning("poststop", self.state, st.STOPPED, self.state.poststop_hooks)
         try:
             self.locked.remove()
         except OSError as exc:

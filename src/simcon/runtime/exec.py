@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from simcon import faults
 from simcon.errors import ConfigError, InvalidStateError, SimconError, UsageError
 from simcon.linux import procfs
 from simcon.runtime import status as st
@@ -312,12 +313,14 @@ class _ExecLauncher:
             exec_init.run_exec_intermediate(plan, child)
         child.close()
         self._close_fds()
+        faults.point("exec:forked")
         pid = 0
         try:
             if not self.join_cgroup_late:
                 _join_cgroups(cgroups, intermediate)
             parent.send(sync.PROCEED)
             pid = parent.expect(sync.INIT_PID, "join the container's namespaces")["pid"]
+            faults.point("exec:pid-known")
             _reap(intermediate)
             intermediate = 0
             # EOF: the process's copy of the channel closed on execve; anything else is its report of a failure.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 
+from simcon import faults, interrupts
 from simcon.errors import (
     ContainerNotFoundError,
     ContainerNotRunningError,
@@ -53,12 +54,28 @@ def start_container(store: StateStore, container_id: str) -> ContainerState:
         status = st.derive_status(state, locked.path)
         if status != st.CREATED:
             raise InvalidStateError(container_id, "start", status)
+        faults.point("start:locked")
         _release_init(locked.fifo_path, state)
+        # The process runs from here on: start has succeeded. Nothing below may make it say otherwise: not a full
+        # disk, not a Ctrl-C or SIGTERM (held, and dropped at the end: there is nothing left to interrupt).
+        held = interrupts.block()
+        faults.point("start:released")
         os.unlink(locked.fifo_path)
         state.status = st.RUNNING
-        locked.write(state)
+        try:
+            locked.write(state)
+        except OSError as exc:
+            # The status is derived from the live system (exec.fifo is gone), so nothing is lost but the hint.
+            from simcon import log
+
+            where = f" `{exc.filename}`" if exc.filename else ""
+            log.warning(f"start `{container_id}`: the container runs, but its state could not be recorded: "
+                        f"{exc.strerror or exc}{where}")
     if state.poststart_hooks:
-        _run_hooks_warning("poststart", state, st.RUNNING, state.poststart_hooks)
+        run_hooks_warning("poststart", state, st.RUNNING, state.poststart_hooks)
+    faults.point("start:done")
+    interrupts.drop_pending()
+    interrupts.restore(held)
     return state
 
 
@@ -133,16 +150,20 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
         status = st.derive_status(state, locked.path)
         if not force and status not in st.ALLOWED["delete"]:
             raise InvalidStateError(container_id, "delete", status, "stop it first or use --force")
+        faults.point("delete:locked")
         stop_processes(state, force=force or status == st.CREATED or not state.own_pid_namespace)
+        faults.point("delete:stopped")
         if state.cgroup is not None:
             _cgroup_of(state).destroy()
+        faults.point("delete:cgroups-removed")
         if state.network:
             from simcon.runtime.network import detach_network
 
             # CNI DEL before the state goes: a DEL that fails keeps the record, so `delete` can be retried.
             detach_network(state)
         if state.poststop_hooks and state.pid:
-            _run_hooks_warning("poststop", state, st.STOPPED, state.poststop_hooks)
+            run_hooks_warning("poststop", state, st.STOPPED, state.poststop_hooks)
+        faults.point("delete:hooks-done")
         locked.remove()
         if state.log is not None and not keep_logs:
             from simcon.runtime.log_files import remove_logs
@@ -177,7 +198,7 @@ def _cgroup_of(state: ContainerState):  # noqa: ANN202
     return CgroupManager.from_state(state.cgroup)
 
 
-def _run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list[dict]) -> None:
+def run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list[dict]) -> None:
     """poststart and poststop hooks cannot fail the operation: a failure is a warning (runtime-spec)."""
     import json
 

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import msgspec
 
+from simcon import interrupts
 from simcon.errors import ConfigError, shorten
 from simcon.spec.model import Process, Spec
 from simcon.spec.validate import Problem, validate, validate_process
@@ -39,15 +40,18 @@ _T = TypeVar("_T")
 
 
 def _decode(data: bytes, model: type[_T], file: str) -> _T:
-    decoder = _decoders.get(model)
-    if decoder is None:
-        decoder = _decoders[model] = msgspec.json.Decoder(model)
+    # Ctrl-C raised inside msgspec while it builds its decoder crashed SimCon (SIGSEGV): signals wait until after.
+    with interrupts.deferred():
+        decoder = _decoders.get(model)
+        if decoder is None:
+            decoder = _decoders[model] = msgspec.json.Decoder(model)
     # JSON can only carry a NUL inside a string as the escape \u0000 (a raw control byte is a syntax error), so
     # this one search keeps the walk off the common path.
     if b"\\u0000" in data:
         _refuse_nul(data, file)
     try:
-        result: _T = decoder.decode(data)
+        with interrupts.deferred():
+            result: _T = decoder.decode(data)
         return result
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
         raise _translate(exc, data, file) from exc

@@ -1,0 +1,71 @@
+"""Ctrl-C and SIGTERM during a verb: an exception that unwinds through the rollbacks, never a crash.
+
+``install()`` (called once by cli/main.py) makes SIGINT raise KeyboardInterrupt (Python's own) and SIGTERM raise
+``Terminated``; both are BaseExceptions, so every ``except BaseException`` cleanup (create's undo, the monitor's
+report) runs, and cli/main.py turns them into one line and exit 130 / 143.
+
+Some code must not be interrupted halfway: msgspec building its decoder (an exception raised from a signal
+handler inside it crashed SimCon with SIGSEGV), a rollback, the child right after fork. ``deferred()`` blocks
+both signals around such a section; a signal that arrives meanwhile is delivered when it ends. Forked children
+call ``reset_in_child()``: they have their own ways to fail, and a parked container init must die of a signal
+as the kernel does it.
+
+Uses `_signal` (the C module): `signal` builds enum classes on import, which every `simcon state` would pay.
+"""
+
+from __future__ import annotations
+
+import _signal
+
+SIGINT = _signal.SIGINT
+SIGTERM = _signal.SIGTERM
+_BOTH = {SIGINT, SIGTERM}
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a BaseException like KeyboardInterrupt, so `except Exception` does not swallow it)."""
+
+
+def _terminate(signum: int, frame: object) -> None:  # noqa: ARG001
+    raise Terminated()
+
+
+def install() -> None:
+    _signal.signal(SIGINT, _signal.default_int_handler)
+    _signal.signal(SIGTERM, _terminate)
+
+
+def reset_in_child() -> None:
+    """In a forked child: both signals back to the kernel's default, and unblocked."""
+    _signal.signal(SIGINT, _signal.SIG_DFL)
+    _signal.signal(SIGTERM, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, _BOTH)
+
+
+def block() -> object:
+    """Hold SIGINT and SIGTERM from now on; returns what ``restore`` needs (for a section that is not a block)."""
+    return _signal.pthread_sigmask(_signal.SIG_BLOCK, _BOTH)
+
+
+def restore(previous: object) -> None:
+    """End a ``block()``: a signal that arrived meanwhile is delivered now (and raises here)."""
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
+
+
+def drop_pending() -> None:
+    """Forget a SIGINT or SIGTERM held by ``block()`` (the work it would have interrupted is done)."""
+    while _signal.sigtimedwait(_BOTH, 0) is not None:
+        pass
+
+
+class deferred:  # noqa: N801 - used as a function: `with interrupts.deferred():`
+    """Hold SIGINT and SIGTERM while the block runs; they are delivered (and raise) when it ends."""
+
+    __slots__ = ("_previous",)
+
+    def __enter__(self) -> deferred:
+        self._previous = block()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        restore(self._previous)

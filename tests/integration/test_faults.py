@@ -1,0 +1,375 @@
+"""Faults: SimCon killed (SIGKILL) or interrupted (SIGINT, SIGTERM) at every named step, and what it leaves.
+
+SimCon's own fault hook (``simcon.faults``, enabled only by SIMCON_TEST_FAULT=STEP:SIGNAL) makes the process that
+reaches STEP send itself SIGNAL. The steps are not listed here: a traced run (SIMCON_TEST_FAULT_TRACE) of each
+command names the steps it passes, so a step added to SimCon is covered without touching this file.
+
+What must hold:
+- SIGINT / SIGTERM: one line on stderr, exit 130 / 143, never a traceback; an interrupted `create` (or `run -d`)
+  has rolled back completely by itself.
+- SIGKILL: nothing can run in the dying process, so `delete --force` must find and remove what it left.
+- Either way, afterwards: no process of the container or of SimCon for it, no cgroup directory, no state
+  directory, no mount under the test's directory, no fd open on its state directory in any process.
+
+Container init steps are killed in the init itself (create then reports the failure and rolls back); the init
+traces only the steps before the root change (the trace file is out of its reach afterwards).
+`SIMCON_FAULT_ALL=1` runs every signal at every init step (`make test` runs SIGKILL there, and all three at the
+steps of the CLI, the monitor and the verbs).
+"""
+
+from __future__ import annotations
+
+import os
+import json
+import secrets
+import signal
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.simcon_only("SimCon's fault-injection hook")
+
+SIGNALS = {"KILL": -signal.SIGKILL, "INT": 130, "TERM": 143}
+WORDS = {"INT": "interrupted", "TERM": "terminated"}
+ALL = os.environ.get("SIMCON_FAULT_ALL") == "1"
+
+
+# --- what is left --------------------------------------------------------------------------------------------
+
+
+def _processes_naming(*needles: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any(needle in arg for arg in argv for needle in needles):
+            found.append(f"pid {entry}: {' '.join(argv)[:200]}")
+    return found
+
+
+def _fds_under(path: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+            except OSError:
+                continue
+            if target == path or target.startswith(path + "/"):
+                found.append(f"pid {entry} fd {fd} -> {target}")
+    return found
+
+
+def leftovers(rt, cid: str, mark: str) -> list[str]:  # noqa: ANN001
+    """Everything of container ``cid`` (payload marked by ``mark``) still on the host."""
+    problems = []
+    try:
+        rt.wait_for(lambda: not _processes_naming(cid, mark), 20, "the container's processes to go")
+    except AssertionError:
+        problems += _processes_naming(cid, mark)
+    problems += [f"cgroup {d}" for d in rt.existing_cgroup_dirs(rt.cgroup_path(cid))]
+    if (rt.root / cid).exists():
+        problems.append(f"state dir {rt.root / cid}: {sorted(p.name for p in (rt.root / cid).iterdir())}")
+    tmp = str(rt.tmp)
+    problems += [f"mount {line}" for line in rt.read_mountinfo() if f" {tmp}/" in line]
+    problems += _fds_under(str(rt.root / cid))
+    return problems
+
+
+# --- running a command with a fault -------------------------------------------------------------------------
+
+
+def with_env(**env: str) -> list[str]:
+    return ["env", *(f"{k}={v}" for k, v in env.items())]
+
+
+def traced_steps(rt, *args, prefix: str = "") -> list[str]:  # noqa: ANN001
+    """The fault steps a successful run of ``args`` passes, in order (those starting with ``prefix``)."""
+    trace = rt.tmp / f"trace-{secrets.token_hex(3)}"
+    rt.ok(*args, wrap=with_env(SIMCON_TEST_FAULT_TRACE=str(trace)))
+    seen: list[str] = []
+    for step in trace.read_text().splitlines():
+        if step.startswith(prefix) and step not in seen:
+            seen.append(step)
+    return seen
+
+
+def sleeper(rt, mark: str):  # noqa: ANN001, ANN201
+    bundle = rt.bundle(["sleep", mark])
+    return bundle
+
+
+def new_mark() -> str:
+    return f"4711.{secrets.randbelow(10**6):06d}"
+
+
+def check_outcome(rt, proc, sig: str) -> None:  # noqa: ANN001
+    assert "Traceback" not in proc.stderr, rt.describe(proc)
+    if sig == "KILL":
+        assert proc.returncode == -signal.SIGKILL, rt.describe(proc)
+        return
+    assert proc.returncode == SIGNALS[sig], rt.describe(proc)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and WORDS[sig] in lines[0], rt.describe(proc)
+
+
+def delete_and_check(rt, cid: str, mark: str) -> None:  # noqa: ANN001
+    proc = rt.run("delete", "--force", cid)
+    assert "Traceback" not in proc.stderr, rt.describe(proc)
+    assert proc.returncode == 0 or "does not exist" in proc.stderr, rt.describe(proc)
+    assert leftovers(rt, cid, mark) == []
+
+
+# --- create --------------------------------------------------------------------------------------------------
+
+
+def _create_steps(rt) -> list[str]:  # noqa: ANN001
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    steps = traced_steps(rt, "create", "--bundle", bundle.path, bundle.cid)
+    delete_and_check(rt, bundle.cid, mark)
+    assert "create:cgroups-made" in steps and "create:done" in steps, steps
+    return steps
+
+
+def test_create_interrupted_at_each_step_rolls_back_by_itself(rt) -> None:
+    steps = [s for s in _create_steps(rt) if s.startswith("create:")]
+    for step in steps:
+        for sig in ("INT", "TERM"):
+            mark = new_mark()
+            bundle = sleeper(rt, mark)
+            proc = rt.run("create", "--bundle", bundle.path, bundle.cid,
+                          wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            check_outcome(rt, proc, sig)
+            assert leftovers(rt, bundle.cid, mark) == [], f"{step}:{sig}"
+
+
+def test_create_killed_at_each_step_is_cleaned_by_delete_force(rt) -> None:
+    steps = [s for s in _create_steps(rt) if s.startswith("create:")]
+    # TODO(lifecycle): drop this exclusion once issue 10 item 15 lands (helper input: `delete --force` of a state
+    # directory without state.json); killed right after mkdir, create leaves exactly that.
+    steps = [s for s in steps if s != "create:dir-made"]
+    for step in steps:
+        mark = new_mark()
+        bundle = sleeper(rt, mark)
+        proc = rt.run("create", "--bundle", bundle.path, bundle.cid, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:KILL"))
+        check_outcome(rt, proc, "KILL")
+        delete_and_check(rt, bundle.cid, mark)
+
+
+def test_container_init_killed_at_each_step_fails_create_cleanly(rt) -> None:
+    steps = [s for s in _create_steps(rt) if s.startswith("init:")]
+    assert len(steps) > 5, steps
+    for step in steps:
+        for sig in (("KILL", "INT", "TERM") if ALL else ("KILL",)):
+            mark = new_mark()
+            bundle = sleeper(rt, mark)
+            proc = rt.run("create", "--bundle", bundle.path, bundle.cid,
+                          wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            assert proc.returncode == 1, f"{step}:{sig}\n" + rt.describe(proc)
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in proc.stderr, rt.describe(proc)
+            assert leftovers(rt, bundle.cid, mark) == [], f"{step}:{sig}"
+
+
+# --- start, exec, delete -------------------------------------------------------------------------------------
+
+
+def _created(rt):  # noqa: ANN001, ANN202
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    rt.ok("create", "--bundle", bundle.path, bundle.cid)
+    return bundle, mark
+
+
+def test_start_interrupted_or_killed_at_each_step(rt) -> None:
+    bundle, mark = _created(rt)
+    steps = traced_steps(rt, "start", bundle.cid, prefix="start:")
+    delete_and_check(rt, bundle.cid, mark)
+    assert steps == ["start:locked", "start:released", "start:done"], steps
+    for step in steps:
+        for sig in SIGNALS:
+            bundle, mark = _created(rt)
+            proc = rt.run("start", bundle.cid, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            status = rt.status(bundle.cid)
+            if step == "start:locked" or sig == "KILL":
+                check_outcome(rt, proc, sig)
+            else:
+                # Once the process was released, start has succeeded: a signal after that is not a failure.
+                assert proc.returncode == 0 and proc.stderr == "", f"{step}:{sig}\n" + rt.describe(proc)
+                assert status == "running", f"{step}:{sig}: {status}"
+            if step == "start:locked":
+                assert status == "created", f"{step}:{sig}: {status}"  # nothing was started
+            delete_and_check(rt, bundle.cid, mark)
+
+
+def test_exec_killed_at_each_step(rt) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
+    exec_mark = new_mark()
+    steps = traced_steps(rt, "exec", "-d", bundle.cid, "sleep", exec_mark, prefix="exec:")
+    assert steps, "exec passed no fault step"
+    for step in steps:
+        proc = rt.run("exec", "-d", bundle.cid, "sleep", exec_mark, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:KILL"))
+        check_outcome(rt, proc, "KILL")
+        assert rt.status(bundle.cid) == "running"
+    delete_and_check(rt, bundle.cid, mark)
+    assert _processes_naming(exec_mark) == []
+
+
+def test_delete_interrupted_or_killed_at_each_step_then_delete_force(rt) -> None:
+    bundle, mark = _created(rt)
+    rt.ok("start", bundle.cid)
+    steps = traced_steps(rt, "delete", "--force", bundle.cid, prefix="delete:")
+    assert leftovers(rt, bundle.cid, mark) == []
+    assert steps and steps[0] == "delete:locked", steps
+    for step in steps:
+        for sig in SIGNALS:
+            bundle, mark = _created(rt)
+            rt.ok("start", bundle.cid)
+            proc = rt.run("delete", "--force", bundle.cid, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            check_outcome(rt, proc, sig)
+            delete_and_check(rt, bundle.cid, mark)
+
+
+# --- run -d and its monitor ----------------------------------------------------------------------------------
+
+
+def test_run_detached_with_its_monitor_killed_or_interrupted_at_each_step(rt) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    steps = traced_steps(rt, "run", "-d", "--bundle", bundle.path, bundle.cid, prefix="monitor:")
+    delete_and_check(rt, bundle.cid, mark)
+    assert "monitor:forked" in steps, steps
+    for step in steps:
+        for sig in SIGNALS:
+            mark = new_mark()
+            bundle = sleeper(rt, mark)
+            # The timeout is the hang of issue 10 item 13: the parked init held the monitor's report pipe.
+            proc = rt.run("run", "-d", "--bundle", bundle.path, bundle.cid, timeout=60,
+                          wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            assert "Traceback" not in proc.stderr, rt.describe(proc)
+            if step == "monitor:reported":
+                assert proc.returncode == 0, rt.describe(proc)  # the container ran before the monitor died
+            else:
+                assert proc.returncode == 1, f"{step}:{sig}\n" + rt.describe(proc)
+                assert len(proc.stderr.strip().splitlines()) == 1, rt.describe(proc)
+                if sig != "KILL":  # the monitor rolled back by itself
+                    assert leftovers(rt, bundle.cid, mark) == [], f"{step}:{sig}"
+            delete_and_check(rt, bundle.cid, mark)
+
+
+# --- fds (issue 10 item 13) ----------------------------------------------------------------------------------
+
+
+def _fds(pid: int) -> dict[int, str]:
+    result = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            result[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return result
+
+
+def _with_stray_fd(rt) -> list[str]:  # noqa: ANN001
+    """Run SimCon with fd 7 open on a file (not CLOEXEC): nothing of its caller beyond stdio may reach the init."""
+    return ["sh", "-c", 'exec 7>>"$0"; exec "$@"', str(rt.tmp / "caller-fd")]
+
+
+def test_the_parked_init_holds_only_stdio_and_its_own_fds(rt) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    rt.ok("create", "--bundle", bundle.path, bundle.cid, wrap=_with_stray_fd(rt))
+    pid = rt.state(bundle.cid)["pid"]
+    extra = {fd: target for fd, target in _fds(pid).items() if fd > 2}
+    allowed = (str(rt.root / bundle.cid), "/memfd:simcon-exec")  # exec.fifo's directory, the exec trampoline
+    assert all(target.startswith(allowed) for target in extra.values()), extra
+    rt.ok("start", bundle.cid)
+    rt.wait_for(lambda: mark in open(f"/proc/{pid}/cmdline").read(), what="the container's process")
+    assert sorted(_fds(pid)) == [0, 1, 2], _fds(pid)
+
+
+def test_run_detached_container_holds_only_stdio(rt) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid, wrap=_with_stray_fd(rt))
+    pid = rt.state(bundle.cid)["pid"]
+    assert sorted(_fds(pid)) == [0, 1, 2], _fds(pid)
+
+
+def test_preserved_fds_are_the_only_extra_ones(rt) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    wrap = ["sh", "-c", 'exec 3>>"$0" 7>>"$0"; exec "$@"', str(rt.tmp / "preserved")]
+    rt.ok("run", "-d", "--preserve-fds", "1", "--bundle", bundle.path, bundle.cid, wrap=wrap)
+    fds = _fds(rt.state(bundle.cid)["pid"])
+    assert sorted(fds) == [0, 1, 2, 3] and fds[3] == str(rt.tmp / "preserved"), fds
+
+
+# --- cgroups made, pid not recorded (issue 10 item 14) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["create:cgroups-recorded", "create:cgroups-made", "create:forked"])
+def test_delete_removes_the_cgroups_of_a_create_killed_before_the_pid_was_recorded(rt, step: str) -> None:
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    proc = rt.run("create", "--bundle", bundle.path, bundle.cid, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:KILL"))
+    assert proc.returncode == -signal.SIGKILL, rt.describe(proc)
+    assert rt.state(bundle.cid)["pid"] == 0 or step == "create:forked"
+    proc = rt.run("delete", bundle.cid)  # not even --force: a crashed create is `stopped`
+    assert proc.returncode == 0, rt.describe(proc)
+    assert leftovers(rt, bundle.cid, mark) == []
+
+
+# --- a full disk (issue 10 item 16) ----------------------------------------------------------------------------
+
+
+def _fill(directory) -> None:  # noqa: ANN001
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_start_on_a_full_disk_either_runs_and_succeeds_or_does_not_run(rt) -> None:
+    root = rt.mkdir("small-root")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "simcon-test-full", str(root)], check=True)
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    log = rt.tmp / "runtime.log"
+    at = ["--root", str(root), "--log", str(log)]
+    try:
+        rt.ok(*at, "create", "--bundle", bundle.path, bundle.cid, root=False)
+        _fill(root)
+        proc = rt.run(*at, "start", bundle.cid, root=False)
+        assert "Traceback" not in proc.stderr, rt.describe(proc)
+        state = json.loads(rt.ok(*at, "state", bundle.cid, root=False).stdout)
+        if proc.returncode == 0:
+            rt.wait_for(lambda: _processes_naming(mark), 30, "the container's process")
+            assert state["status"] == "running", state
+        else:
+            assert state["status"] != "running" and not _processes_naming(mark), rt.describe(proc)
+        # SimCon's choice of the two: the process runs, start succeeds, the runtime log says what was not saved.
+        assert proc.returncode == 0, rt.describe(proc)
+        assert "the container runs, but its state could not be recorded" in log.read_text()
+    finally:
+        rt.run(*at, "delete", "--force", bundle.cid, root=False)
+        subprocess.run(["umount", str(root)], check=False)
+    assert leftovers(rt, bundle.cid, mark) == []
