@@ -142,3 +142,28 @@ def test_selinux_labels_without_selinux_are_skipped_with_a_log_warning(rt) -> No
     assert "SELinux is not enabled" in logged, logged
     features = json.loads(rt.ok("features").stdout)
     assert features["linux"]["selinux"] == {"enabled": False}
+
+
+# --- 11: a config without `process` -----------------------------------------------------------------------------
+
+
+def test_a_config_without_process_holds_namespaces_and_start_refuses(rt) -> None:
+    bundle = rt.bundle(["true"], write=False)
+    del bundle.config["process"]
+    bundle.write()
+    rt.ok("create", "--bundle", bundle.path, bundle.cid)
+    state = rt.state(bundle.cid)
+    assert state["status"] == "created"
+    pid = state["pid"]
+    assert os.readlink(f"/proc/{pid}/ns/pid") != rt.host_ns("pid")  # it holds the namespaces it made
+    assert os.readlink(f"/proc/{pid}/ns/mnt") != rt.host_ns("mnt")
+    proc = rt.run("start", bundle.cid)
+    assert proc.returncode == 1, rt.describe(proc)
+    line = one_line(proc)
+    assert "no `process`" in line and bundle.cid in line, line
+    assert rt.state(bundle.cid)["status"] == "created"  # nothing was started, nothing changed
+    proc = rt.run("exec", bundle.cid, "true")
+    assert proc.returncode == 1 and "--process" in one_line(proc), rt.describe(proc)
+    rt.ok("delete", "--force", bundle.cid)
+    assert rt.root_entries() == []
+    assert rt.existing_cgroup_dirs(rt.cgroup_path(bundle.cid)) == []

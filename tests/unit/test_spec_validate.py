@@ -51,7 +51,6 @@ CASES = [
     ({"ociVersion": "1.2.0", "process": {"args": ["sh"], "cwd": "/"}}, "root", "required field is missing"),
     (minimal(root={"path": ""}), "root.path", "must not be empty"),
     # process
-    ({"ociVersion": "1.2.0", "root": {"path": "rootfs"}}, "process", "required field is missing"),
     (with_process(args=[]), "process.args", "must not be empty"),
     (minimal(process={"args": ["sh"]}), "process.cwd", "required field is missing (an absolute path)"),
     (with_process(cwd="srv"), "process.cwd", 'must be an absolute path, got "srv"'),
@@ -207,3 +206,10 @@ def test_pre_release_versions_of_1x_are_accepted(tmp_path):
 def test_checks_are_small_functions_named_check():
     assert len(CHECKS) >= 12
     assert all(check.__name__.startswith("check_") for check in CHECKS)
+
+
+def test_a_config_without_process_is_valid(tmp_path) -> None:
+    """runtime-spec: `process` is optional (the container only holds its namespaces; `start` refuses)."""
+    (tmp_path / "rootfs").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps({"ociVersion": "1.2.0", "root": {"path": "rootfs"}}))
+    assert load_config(str(tmp_path)).process is None

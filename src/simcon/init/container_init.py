@@ -146,10 +146,9 @@ class _Init(process_setup.ProcessSteps):
         steps.append(("switch user", self.switch_user))
         if p.capabilities is not None:
             steps.append(("set capabilities", self.set_capabilities))
-        steps += [
-            ("change to the working directory", lambda: os.chdir(p.cwd)),
-            ("find the executable", self.find_executable),
-        ]
+        steps.append(("change to the working directory", lambda: os.chdir(p.cwd)))
+        if p.args:  # none: a config without `process`, whose init is never started
+            steps.append(("find the executable", self.find_executable))
         if p.personality is not None:
             steps.append(("set personality", lambda: proc.set_personality(p.personality)))
         return steps

@@ -115,7 +115,11 @@ def _container_process(state: ContainerState):  # noqa: ANN202
     # A container created before SimCon recorded the process: fall back to the bundle's config.
     from simcon.spec.load import load_config
 
-    return load_config(state.bundle).process
+    process = load_config(state.bundle).process
+    if process is None:
+        raise UsageError(f"container `{state.id}` has no `process` in its config to start from: give the whole "
+                         "process with --process FILE")
+    return process
 
 
 def _amend(base, options: ExecOptions):  # noqa: ANN001, ANN202

@@ -54,6 +54,9 @@ def start_container(store: StateStore, container_id: str) -> ContainerState:
         status = st.derive_status(state, locked.path)
         if status != st.CREATED:
             raise InvalidStateError(container_id, "start", status)
+        if state.process is None:
+            raise SimconError(f"{os.path.join(state.bundle, 'config.json')} has no `process`: the container only "
+                              "holds its namespaces, there is nothing to start", container_id=container_id)
         faults.point("start:locked")
         _release_init(locked.fifo_path, state)
         # The process runs from here on: start has succeeded. Nothing below may make it say otherwise: not a full

@@ -163,6 +163,33 @@ class LaunchPlan:
         return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
 
 
+class _NoUser:
+    uid = 0
+    gid = 0
+    umask = None
+    additional_gids: list[int] = []
+
+
+class _NoProcess:
+    """The `process` fields the plan reads, for a config without one (an empty `Process` needs msgspec here)."""
+
+    args: list[str] = []
+    env: list[str] = []
+    cwd = "/"
+    no_new_privileges = False
+    terminal = False
+    console_size = None
+    user = _NoUser()
+    capabilities = None
+    rlimits: list = []
+    oom_score_adj = None
+    apparmor_profile = None
+    selinux_label = None
+
+
+_NO_PROCESS = _NoProcess()
+
+
 def hooks_of(hooks: object | None, name: str) -> list[HookPlan]:
     if hooks is None:
         return []
@@ -209,7 +236,8 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
 
             plan.unshare_flags &= ~NAMESPACES["user"][0]
             plan.new_user_namespace = True
-            plan.uid_mappings, plan.gid_mappings = idmaps.id_mappings_plan(linux, spec.process, config_file)
+            plan.uid_mappings, plan.gid_mappings = idmaps.id_mappings_plan(linux, spec.process or _NO_PROCESS,
+                                                                           config_file)
             if os.geteuid() != 0:
                 plan.id_map_helpers = not idmaps.own_ids_only(plan.uid_mappings, plan.gid_mappings)
                 plan.setgroups_denied = not plan.id_map_helpers
@@ -250,7 +278,8 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
     plan.hostname = spec.hostname or None
     plan.domainname = spec.domainname or None
 
-    process = spec.process
+    # Without `process` (optional in the runtime-spec) the init sets up everything, parks, and is never started.
+    process = spec.process or _NO_PROCESS
     plan.args = list(process.args)
     plan.env = list(process.env or [])
     plan.cwd = process.cwd or "/"
@@ -275,7 +304,7 @@ def build_plan(spec, bundle: str, container_id: str, *, config_file: str, no_piv
 def _plan_security(plan: LaunchPlan, spec, config_file: str, seccomp_profile: str | None = None) -> None:  # noqa: ANN001
     from simcon.runtime.plan import capabilities, lsm_labels, personality, rlimits, seccomp, sysctl
 
-    process = spec.process
+    process = spec.process or _NO_PROCESS
     linux = spec.linux
     plan.apparmor_profile = lsm_labels.check_lsm_labels(process, linux, config_file)
     # In a user namespace of its own the init holds every capability of its bounding set, whatever SimCon holds.
