@@ -373,3 +373,28 @@ def test_start_on_a_full_disk_either_runs_and_succeeds_or_does_not_run(rt) -> No
         rt.run(*at, "delete", "--force", bundle.cid, root=False)
         subprocess.run(["umount", str(root)], check=False)
     assert leftovers(rt, bundle.cid, mark) == []
+
+
+def test_run_detached_interrupted_while_its_monitor_works_leaves_no_container(rt) -> None:
+    """Ctrl-C of `run -d` while the monitor creates the container: one line, and the monitor, finding nobody to
+    report to, removes what it made."""
+    mark = new_mark()
+    bundle = sleeper(rt, mark)
+    started = rt.tmp / "hook-started"
+    bundle.config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"touch {started}; sleep 3"]}]}
+    bundle.write()
+    for sig, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+        started.unlink(missing_ok=True)
+        proc = rt.popen("run", "-d", "--bundle", bundle.path, bundle.cid)
+        try:
+            rt.wait_for(started.exists, 60, "the prestart hook")
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == code and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1 and word in err, err
+        rt.wait_for(lambda: not (rt.root / bundle.cid).exists(), 60, "the monitor to remove the container")
+        assert leftovers(rt, bundle.cid, mark) == []

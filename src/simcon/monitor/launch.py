@@ -16,11 +16,15 @@ from simcon.errors import SimconError
 _BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; main(sys.argv[2:])"
 
 
-def spawn(setup, container_id: str) -> None:  # noqa: ANN001
+def spawn(setup, container_id: str, undo=None) -> None:  # noqa: ANN001
     """Fork the monitor and run ``setup() -> (module, args[, fds])`` in it; return once it succeeded.
 
     ``fds`` (the container's captured stdout/stderr, see ``runtime.container_logs``) are handed to ``module``
     as fds 3, 4, ... in that order; every other fd above stderr is closed.
+
+
+    A caller interrupted meanwhile (Ctrl-C, SIGTERM) closes its end of the report pipe and raises: the monitor,
+    finding nobody to report to, runs ``undo()`` (removes the container), since nobody would know it started.
 
     The monitor then execs ``module.main(args)`` in a bare interpreter (`python -I -S`): same pid, same children,
     and the subreaper flag survives execve, while the memory of everything create imported does not.
@@ -35,10 +39,38 @@ def spawn(setup, container_id: str) -> None:  # noqa: ANN001
             os.setsid()  # no terminal signals, no process group shared with the caller
             if os.fork() != 0:
                 os._exit(0)
-            _monitor(setup, write_end)
+            _monitor(setup, write_end, undo)
         finally:
             os._exit(1)
     os.close(write_end)
+    try:
+        report = _read_report(first, read_end)
+    except (KeyboardInterrupt, interrupts.Terminated):
+        with interrupts.deferred():
+            os.set_blocking(read_end, False)
+            try:
+                succeeded = os.read(read_end, 2) == b"ok"  # reported just before the signal: it did start
+            except BlockingIOError:
+                succeeded = False
+            os.close(read_end)  # from now on the monitor's report fails, and it undoes the container
+        if not succeeded:
+            raise
+        report = b"ok"
+    else:
+        os.close(read_end)
+    if report == b"ok":
+        return
+    from simcon import fastjson
+
+    try:
+        error = fastjson.loads(report)
+    except ValueError:
+        error = {"message": report.decode(errors="replace") if report else
+                 "the monitor exited before the container started"}
+    raise SimconError(error.get("message") or "failed", container_id=container_id, hint=error.get("hint"))
+
+
+def _read_report(first: int, read_end: int) -> bytes:
     try:
         os.waitpid(first, 0)
     except ChildProcessError:
@@ -53,21 +85,10 @@ def spawn(setup, container_id: str) -> None:  # noqa: ANN001
             # Success is one atomic write: do not wait for EOF, which a parked init (`create` under a monitor)
             # would delay for as long as it holds an inherited copy of this pipe.
             break
-    os.close(read_end)
-    report = b"".join(chunks)
-    if report == b"ok":
-        return
-    from simcon import fastjson
-
-    try:
-        error = fastjson.loads(report)
-    except ValueError:
-        error = {"message": report.decode(errors="replace") if report else
-                 "the monitor exited before the container started"}
-    raise SimconError(error.get("message") or "failed", container_id=container_id, hint=error.get("hint"))
+    return b"".join(chunks)
 
 
-def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
+def _monitor(setup, report_fd: int, undo) -> None:  # noqa: ANN001
     """Body of the monitor; never returns."""
     from simcon.linux import process as proc
 
@@ -79,7 +100,19 @@ def _monitor(setup, report_fd: int) -> None:  # noqa: ANN001
     except BaseException as exc:  # noqa: BLE001 - reported to the caller, which prints it
         _report_failure(report_fd, exc)
         os._exit(1)
-    os.write(report_fd, b"ok")
+    import _signal
+
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # a gone caller must be an EPIPE here, not our death
+    try:
+        os.write(report_fd, b"ok")
+    except OSError:  # EPIPE: the caller was interrupted and is gone, so nobody knows the container exists
+        if undo is not None:
+            with interrupts.deferred():
+                try:
+                    undo()
+                except BaseException:  # noqa: BLE001 - nobody to tell; `delete --force` is the way out
+                    pass
+        os._exit(1)
     os.close(report_fd)
     faults.point("monitor:reported")
     # The container has its own copies of our stdio; ours would keep the caller's pipes open.

@@ -147,7 +147,7 @@ def spawn_monitored(store, container_id: str, options, settings: LogSettings, *,
             args.append(fastjson.dumps({"log": settings.to_json(), "streams": names}))
         return "simcon.runtime.exit_record", args, [fd for fd, _name in streams]
 
-    spawn(setup, container_id)
+    spawn(setup, container_id, undo=lambda: delete_container(store, container_id, force=True))
 
 
 def _redirect_stdio() -> list[tuple[int, str]]:
