@@ -22,7 +22,6 @@ def spawn(setup, container_id: str, undo=None) -> None:  # noqa: ANN001
     ``fds`` (the container's captured stdout/stderr, see ``runtime.container_logs``) are handed to ``module``
     as fds 3, 4, ... in that order; every other fd above stderr is closed.
 
-
     A caller interrupted meanwhile (Ctrl-C, SIGTERM) closes its end of the report pipe and raises: the monitor,
     finding nobody to report to, runs ``undo()`` (removes the container), since nobody would know it started.
 

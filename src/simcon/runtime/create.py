@@ -245,8 +245,10 @@ class _Launcher:
         self.locked.write(self.state)
         faults.point("create:cgroups-recorded")
         self.state.cgroup = None
-        if _create_cgroups(cgroups, plan, spec, self.id):
-            self.cgroups = cgroups
+        with interrupts.deferred():  # made and known to undo() as one step
+            if _create_cgroups(cgroups, plan, spec, self.id):
+                self.cgroups = cgroups
+        if self.cgroups is not None:
             from simcon.runtime.cgroup_ops import apply_spec_resources
 
             apply_spec_resources(cgroups, spec)
