@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -122,6 +123,11 @@ class NetHost:
         listed = self.simcon("list", "-q")
         for cid in {*self.rt.ids, *listed.stdout.split()}:
             self.simcon("delete", "--force", cid)
+        # A container whose delete failed here must not reach `rt`'s teardown, which deletes without nsenter: its
+        # DEL would run the plugins in the host's root namespace. Its state goes (the cgroup is rt's to kill).
+        for leftover in self.rt.root.glob("*/netns") if self.rt.root.exists() else []:
+            subprocess.run(["umount", "-l", str(leftover)], capture_output=True)
+            shutil.rmtree(leftover.parent, ignore_errors=True)
         subprocess.run(["umount", "-l", str(self.netns)], capture_output=True)
 
 
