@@ -58,9 +58,14 @@ def _load_modules() -> None:
 
     for module in MODULES:
         visit(module)
+    problems = []
     for name in order:
         if not Path(f"/sys/module/{name}").exists():
-            subprocess.run(["busybox", "insmod", str(paths[name])], capture_output=True)
+            done = subprocess.run(["busybox", "insmod", str(paths[name])], capture_output=True, text=True)
+            if done.returncode != 0:
+                problems.append(f"insmod {name}: {done.stderr.strip()}")
+    probe = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True)
+    assert probe.returncode == 0, f"iptables unusable in the guest: {probe.stderr.strip()}; {problems}"
 
 
 def _per_container_state() -> dict:

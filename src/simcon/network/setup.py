@@ -300,11 +300,10 @@ def attach(prepared: Prepared, state_dir: str, save) -> dict | None:  # noqa: AN
         if section["result"] is None:
             section["result"] = getattr(exc, "partial_result", None)
         problems = detach(section, raise_errors=False)
-        if not problems:
-            try:
-                save(None)  # undone: nothing for a later delete to DEL again
-            except OSError:
-                pass
+        try:
+            save(None)  # undone as far as it goes: the caller's own undo must not DEL (and report) it again
+        except OSError:
+            pass
         if problems and isinstance(exc, NetworkError):
             exc.message += " (cleanup also failed: " + "; ".join(problems) + ")"
             exc.args = (exc.message,)
