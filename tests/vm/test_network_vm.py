@@ -30,7 +30,8 @@ VM_CACHE = Path(os.environ.get("SIMCON_VM_CACHE", "/var/cache/simcon-vm"))
 
 
 # What bridge, veth, portmap and firewall need through iptables-nft; dependencies are added by _load_modules.
-MODULES = ("bridge", "veth", "nf_tables", "nft_compat", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
+# crc32c_generic first: libcrc32c (nf_tables needs it) asks the crypto API for crc32c when it loads (a softdep).
+MODULES = ("crc32c_generic", "bridge", "veth", "nf_tables", "nft_compat", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
            "nft_counter", "nf_nat", "nf_conntrack", "xt_addrtype", "xt_comment", "xt_conntrack", "xt_mark",
            "xt_MASQUERADE", "xt_nat", "xt_tcpudp", "xt_multiport")
 
