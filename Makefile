@@ -2,6 +2,7 @@
 #   make demo    one busybox container, its hostname, its `ps` and its exit status
 #   make test    the whole test suite (unit + integration)
 #   make test-vm the cgroup v2 tests (tests/vm) inside a small QEMU VM with a pure v2 kernel (docs/vm.md)
+#   make test-vm-systemd  only its systemd boot: --systemd-cgroup, podman and containerd on SimCon
 #   make bench   simcon next to runc and crun (bench/run.sh, docs/performance.md)
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit test-net-leaks test-vm bench docs clean test-logs-stress
+.PHONY: setup demo test test-unit test-net-leaks test-vm test-vm-systemd bench docs clean test-logs-stress
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -57,10 +58,15 @@ test-logs-stress: setup
 # The guest sees this checkout and the venv at the same paths (the host's / over 9p): nothing to install there.
 # Two boots: the v2 tests, then the AppArmor ones in a guest booted with AppArmor. More files on v2:
 # `make test-vm VM_TESTS="tests/vm tests/integration/test_cgroups_lifecycle.py"`.
+# A third boot runs systemd as PID 1 (test-vm-systemd: the systemd cgroup driver, podman, containerd).
 VM_TESTS := tests/vm
 test-vm: setup
-	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q -m "not apparmor" $(VM_TESTS)
+	scripts/vm/run-in-vm.sh -- $(VENV)/bin/pytest -q -m "not apparmor and not systemd" $(VM_TESTS)
 	scripts/vm/run-in-vm.sh --apparmor -- $(VENV)/bin/pytest -q -m apparmor tests/vm
+	scripts/vm/run-in-vm.sh --systemd -- $(VENV)/bin/pytest -q -m systemd tests/vm
+
+test-vm-systemd: setup
+	scripts/vm/run-in-vm.sh --systemd -- $(VENV)/bin/pytest -q -m systemd tests/vm
 
 bench: setup $(VENV)/.simcon-bench-stamp
 	bench/run.sh

@@ -2,7 +2,7 @@
 # Run one command as root inside a small QEMU VM with a pure cgroup v2 kernel; print its output, exit with its
 # status. See docs/vm.md.
 #
-#   scripts/vm/run-in-vm.sh [--apparmor] [--verbose] [--timeout SECONDS] [--memory SIZE] [--cpus N] -- CMD ARGS...
+#   scripts/vm/run-in-vm.sh [--apparmor|--systemd] [--verbose] [--timeout SECONDS] [--memory SIZE] [--cpus N] -- CMD ARGS...
 #
 # The guest is Debian's stock kernel under QEMU's software emulation (TCG: this machine's /dev/kvm cannot run a
 # stock guest). Its root is the host's `/` (9p, read-only) under a tmpfs overlay, so it has the host's Python,
@@ -13,6 +13,8 @@
 #
 #   --apparmor        boot with AppArmor enabled (apparmor=1 security=apparmor) and Debian's apparmor package
 #                     (apparmor_parser, /etc/apparmor.d) in the guest; the default boots with AppArmor off
+#   --systemd         boot Debian's systemd as PID 1 (journald, D-Bus, cgroup v2 managed by systemd; init-systemd.sh)
+#                     and run CMD as the unit simcon-vm-cmd.service; the default runs CMD from a busybox init
 #   --verbose         print the guest's console (kernel and init messages) after the command's output
 #   --timeout S       stop the VM after S seconds (exit 124); default $SIMCON_VM_TIMEOUT or 1500
 #   --memory SIZE     guest memory (QEMU -m syntax); default $SIMCON_VM_MEMORY or 3G
@@ -26,6 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROG=run-in-vm
 
 apparmor=0
+systemd=0
 verbose=0
 timeout_s=${SIMCON_VM_TIMEOUT:-1500}
 memory=${SIMCON_VM_MEMORY:-3G}
@@ -39,6 +42,7 @@ usage() {
 while [[ $# -gt 0 ]]; do
     case $1 in
         --apparmor) apparmor=1 ;;
+        --systemd) systemd=1 ;;
         --verbose) verbose=1 ;;
         --timeout) timeout_s=${2:?--timeout needs a value}; shift ;;
         --memory) memory=${2:?--memory needs a value}; shift ;;
@@ -102,7 +106,17 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 } > "$run/cmd.sh"
 : > "$run/output.log"
 
-cmdline="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off simcon.stage2=$HERE/init-stage2.sh"
+stage2=$HERE/init-stage2.sh
+if [[ $systemd -eq 1 ]]; then
+    stage2=$HERE/init-systemd.sh
+fi
+cmdline="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off simcon.stage2=$stage2"
+if [[ $systemd -eq 1 ]]; then
+    # The guest kernel's modules (unpacked next to it in the cache) for modprobe in the guest; systemd quiet on
+    # the console.
+    moddir=$(echo "$(dirname "$vmlinuz")"/root/lib/modules/*)
+    cmdline+=" simcon.moddir=$moddir systemd.show_status=0"
+fi
 [[ ${#cwd_share[@]} -eq 0 ]] || cmdline+=" simcon.cwd=$PWD"
 if [[ $apparmor -eq 1 ]]; then
     aa_root=$("$HERE/fetch-apparmor.sh")
@@ -111,7 +125,7 @@ else
     cmdline+=" apparmor=0"
 fi
 
-echo "$PROG: booting $(basename "$(dirname "$vmlinuz")") under QEMU/TCG ($cpus vCPUs, $memory)" >&2
+echo "$PROG: booting $(basename "$(dirname "$vmlinuz")")$([[ $systemd -eq 0 ]] || echo ' with systemd') under QEMU/TCG ($cpus vCPUs, $memory)" >&2
 start=$(date +%s)
 # -no-reboot: the guest's `reboot -f` (after writing rc, or on any init failure) and a kernel panic
 # (panic=-1) make QEMU exit instead of booting again.

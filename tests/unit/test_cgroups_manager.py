@@ -127,7 +127,7 @@ def test_default_and_relative_paths(cgfs):
 
 
 def test_systemd_style_path_is_refused(cgfs):
-    with pytest.raises(CgroupError, match="no systemd cgroup driver"):
+    with pytest.raises(CgroupError, match="pass --systemd-cgroup"):
         open_fake(cgfs, "system.slice:simcon:c1")
 
 

@@ -94,7 +94,7 @@ def test_systemd_form_is_rejected_with_a_clear_message():
     with pytest.raises(CgroupError) as info:
         check_cgroups_path("system.slice:simcon:web", "web")
     assert "systemd form `slice:prefix:name`" in str(info.value)
-    assert "no systemd cgroup driver" in str(info.value)
+    assert "pass --systemd-cgroup" in str(info.value)
     # An absolute path may contain colons.
     assert check_cgroups_path("/a:b:c", "web") == "/a:b:c"
 

@@ -207,14 +207,6 @@ def test_create_with_invalid_id_touches_nothing(tmp_path, capsys) -> None:
     assert not root.exists()
 
 
-def test_systemd_cgroup_create_is_refused_before_anything(tmp_path, capsys) -> None:
-    root = tmp_path / "root"
-    assert main(["--root", str(root), "--systemd-cgroup", "create", "--bundle", str(tmp_path), "web"]) == EXIT_FAILURE
-    err = capsys.readouterr().err
-    assert "--systemd-cgroup" in err and "not supported" in err
-    assert not root.exists()
-
-
 def test_create_with_missing_bundle_names_the_config(tmp_path, capsys) -> None:
     root = tmp_path / "root"
     bundle = tmp_path / "no-bundle"

@@ -112,10 +112,7 @@ CASES = [
     # sysctl
     (with_linux(sysctl={"": "1"}), 'linux.sysctl[""]', "key must not be empty"),
     # cgroupsPath
-    (with_linux(cgroupsPath="a:b:c"), "linux.cgroupsPath",
-     'systemd cgroup path "a:b:c" needs --systemd-cgroup, which SimCon does not support yet'),
-    (with_linux(cgroupsPath="system.slice:simcon:web"), "linux.cgroupsPath",
-     'systemd cgroup path "system.slice:simcon:web" needs --systemd-cgroup, which SimCon does not support yet'),
+    (with_linux(cgroupsPath="a\0b"), "linux.cgroupsPath", "contains a NUL byte: 'a\\x00b'"),
     # maskedPaths / readonlyPaths
     (with_linux(maskedPaths=["/proc/kcore", "proc/keys"]), "linux.maskedPaths[1]",
      'must be an absolute path, got "proc/keys"'),

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "vm: needs a pure cgroup v2 kernel (runs in the test VM, `make test-vm`)")
     config.addinivalue_line("markers", "apparmor: needs the VM booted with AppArmor (`run-in-vm.sh --apparmor`)")
+    config.addinivalue_line("markers", "systemd: needs systemd as PID 1 (`run-in-vm.sh --systemd`, make test-vm-systemd)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

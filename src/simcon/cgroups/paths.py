@@ -5,7 +5,8 @@
 - absent or empty: ``/simcon/<container id>``.
 
 ``..`` may be used as long as the result stays inside the mounted hierarchy and is not its root. The systemd
-form ``slice:prefix:name`` is refused: SimCon has no systemd cgroup driver.
+form ``slice:prefix:name`` is refused here: it means something only to the systemd driver (``--systemd-cgroup``,
+``cgroups.systemd``), and taking it as a relative directory named ``a.slice:b:c`` would surprise everyone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 
 from simcon.cgroups.fs import strerror
 from simcon.cgroups.mounts import Hierarchy
+from simcon.cgroups.slices import is_systemd_form
 from simcon.errors import CgroupError
 
 PROC_CGROUP = "/proc/self/cgroup"
@@ -28,10 +30,10 @@ def check_cgroups_path(cgroups_path: str | None, container_id: str) -> str:
         return f"{DEFAULT_PARENT}/{container_id}"
     if "\0" in cgroups_path:
         raise CgroupError(f"cgroups path {cgroups_path!r} contains a NUL byte")
-    if not cgroups_path.startswith("/") and cgroups_path.count(":") == 2:
+    if is_systemd_form(cgroups_path):
         raise CgroupError(
-            f"cgroups path {cgroups_path!r} is in the systemd form `slice:prefix:name`, "
-            "but SimCon has no systemd cgroup driver; use a cgroupfs path such as `/mygroup/<id>`"
+            f"cgroups path {cgroups_path!r} is in the systemd form `slice:prefix:name`: pass --systemd-cgroup "
+            "(the systemd cgroup driver), or use a cgroupfs path such as `/mygroup/<id>`"
         )
     return cgroups_path
 

@@ -83,12 +83,8 @@ def configure(parser: ArgumentParser) -> None:
 
 
 def options_from(args: Namespace):  # noqa: ANN201
-    from simcon.errors import UnsupportedError
     from simcon.runtime.create import CreateOptions
 
-    if args.systemd_cgroup:
-        raise UnsupportedError("--systemd-cgroup: the systemd cgroup driver is not supported by SimCon yet",
-                               container_id=args.container_id)
     # Engines (podman's conmon, containerd's shim) always pass --pid-file: the container defaults of simcon.toml
     # are for people typing `simcon run`, never a change to what an engine asked for (simcon.settings).
     engine_call = args.pid_file is not None
@@ -99,7 +95,10 @@ def options_from(args: Namespace):  # noqa: ANN201
                          no_pivot=args.no_pivot, no_new_keyring=args.no_new_keyring,
                          preserve_fds=args.preserve_fds, init=init,
                          seccomp_profile=seccomp_profile, rootless=rootless_mode(args.rootless),
-                         network=network_options(args, engine_call))
+                         network=network_options(args, engine_call),
+                         systemd_cgroup=args.systemd_cgroup,
+                         # simcon.toml's cgroup_manager: only for a config.json without cgroupsPath (create).
+                         systemd_cgroup_default=settings.get("cgroup_manager") == "systemd")
 
 
 def rootless_mode(value: str) -> bool:

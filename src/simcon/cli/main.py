@@ -63,7 +63,8 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--debug", action="store_true",
                         help="warnings and debug messages on stderr too, and tracebacks for errors")
     parser.add_argument("--systemd-cgroup", action="store_true",
-                        help="use the systemd cgroup driver (not supported yet: create/run refuse it)")
+                        help="create/run: the container's cgroup is a transient systemd scope (cgroupsPath "
+                             "slice:prefix:name; needs systemd as init and cgroup v2)")
     parser.add_argument("--rootless", default=None, choices=("true", "false", "auto"),
                         help="rootless mode for create/run: a container without a cgroup where the user cannot "
                              "create one (auto: when not running as root)")

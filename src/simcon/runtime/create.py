@@ -22,12 +22,14 @@ from simcon.runtime.state import ContainerState, LockedContainer, StateStore, ut
 
 class CreateOptions:
     __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
-                 "relay_terminal", "init", "seccomp_profile", "rootless", "network")
+                 "relay_terminal", "init", "seccomp_profile", "rootless", "network", "systemd_cgroup",
+                 "systemd_cgroup_default")
 
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
                  relay_terminal: bool = False, init: bool = False, seccomp_profile: str | None = None,
-                 rootless: bool | None = None, network: dict | None = None) -> None:
+                 rootless: bool | None = None, network: dict | None = None, systemd_cgroup: bool = False,
+                 systemd_cgroup_default: bool = False) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -44,6 +46,10 @@ class CreateOptions:
         self.rootless = os.geteuid() != 0 if rootless is None else rootless
         # `--network`, `--publish`, `--dns` ...: option name (runtime.network.OPTION_KEYS) -> value.
         self.network = network or {}
+        # The global `--systemd-cgroup`: the cgroup is a transient systemd scope (simcon.cgroups.systemd).
+        self.systemd_cgroup = systemd_cgroup
+        # simcon.toml's `cgroup_manager = "systemd"`: the systemd driver for a config.json without cgroupsPath.
+        self.systemd_cgroup_default = systemd_cgroup_default
 
 
 class Created:
@@ -102,6 +108,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     )
     launcher = _Launcher(locked, state, plan, spec, container_id)
     launcher.timeout = start_timeout
+    launcher.systemd_cgroup = options.systemd_cgroup or (
+        options.systemd_cgroup_default and not (spec.linux is not None and spec.linux.cgroups_path))
     master = None
     try:
         interrupts.restore(held)  # a signal held since create_dir is raised here, inside the try: undo runs
@@ -227,6 +235,7 @@ class _Launcher:
         self.init_pid = 0
         self.timeout = DEFAULT_START_TIMEOUT
         self.forked = False  # from here on the container exists for the hooks: a failure runs the poststop hooks
+        self.systemd_cgroup = False
 
     def launch(self) -> None:
         from simcon.cgroups import open_manager
@@ -239,7 +248,8 @@ class _Launcher:
         ):
             import simcon.init.hooks  # noqa: F401 - the init runs hooks after pivot_root, when imports fail
 
-        cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id)
+        cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id,
+                               systemd=self.systemd_cgroup, rootless=plan.rootless)
         # Recorded before mkdir: a create killed between the two still leaves `delete` what to remove.
         self.state.cgroup = cgroups.planned_state()
         self.locked.write(self.state)

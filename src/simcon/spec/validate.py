@@ -179,10 +179,11 @@ def check_sysctl(spec: Spec, bundle: str) -> Iterator[Problem]:
 
 
 def check_cgroups_path(spec: Spec, bundle: str) -> Iterator[Problem]:
+    """Only what is wrong whichever cgroup driver reads it: which form is right depends on --systemd-cgroup,
+    which the cgroup drivers check (simcon.cgroups.paths, simcon.cgroups.slices)."""
     path = spec.linux.cgroups_path
-    if path and ":" in path and not path.startswith("/"):
-        yield Problem("linux.cgroupsPath", f"systemd cgroup path {_q(path)} needs --systemd-cgroup, "
-                                           "which SimCon does not support yet")
+    if path and "\0" in path:
+        yield Problem("linux.cgroupsPath", f"contains a NUL byte: {path!r}")
 
 
 def check_masked_and_readonly_paths(spec: Spec, bundle: str) -> Iterator[Problem]:
