@@ -28,7 +28,8 @@ def features_document(*, idmap: bool = False) -> dict:
         "linux": {
             "namespaces": list(NAMESPACES),
             "capabilities": list(CAPABILITIES),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            # systemd: the transient-scope driver of --systemd-cgroup (cgroup v2 hosts; cgroups.systemd).
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True},
             "seccomp": _seccomp(),
             "apparmor": {"enabled": True},  # applied where the host runs it (runtime.plan.lsm_labels)
             "selinux": {"enabled": False},
