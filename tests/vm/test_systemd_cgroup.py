@@ -163,14 +163,19 @@ def test_oom_kill_is_an_event_and_the_run_exits_137(rt, test_slice) -> None:  # 
 
 
 def test_kill_all_reaches_every_process_of_the_scope(rt, test_slice) -> None:  # noqa: ANN001
-    c = systemd_bundle(rt, test_slice, ["sh", "-c", "sleep 1000 & sleep 1000"])
+    # The shell, a child and a daemonized grandchild (reparented to the init): all in the scope.
+    c = systemd_bundle(rt, test_slice, ["sh", "-c", "sleep 1000 & setsid sh -c 'sleep 1000 &'; wait"])
     assert sd(rt, "create", "--bundle", c.bundle.path, c.cid).returncode == 0
     rt.ok("start", c.cid)
-    rt.wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", c.cid).stdout)) == 3, what="3 processes")
+    rt.wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", c.cid).stdout)) >= 3, what="3 processes")
+    pids = [int(p) for p in c.file("cgroup.procs").split()]
     rt.ok("kill", "--all", c.cid, "KILL")
+    rt.wait_for(lambda: all(not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text()
+                            for p in pids), what="every process of the scope to be gone")
     rt.wait_status(c.cid, "stopped")
     rt.ok("delete", c.cid)
     assert show(c.unit, "LoadState")["LoadState"] == "not-found"
+    assert not c.dir.exists()
 
 
 def test_unit_that_exists_is_refused_and_left_alone(rt, test_slice) -> None:  # noqa: ANN001

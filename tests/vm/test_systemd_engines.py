@@ -128,18 +128,29 @@ def test_containerd_runs_simcon_with_systemd_cgroups(containerd, workdir: Path) 
     cid = f"simcon-test-{os.urandom(3).hex()}"
     pod_slice = f"kubepods-besteffort-pod{os.urandom(3).hex()}.slice"
     unit = f"cri-containerd-{cid}.scope"
-    argv = [*containerd, "run", "--rm", "--rootfs", "--runc-binary", SIMCON, "--runc-systemd-cgroup",
-            "--cgroup", f"{pod_slice}:cri-containerd:{cid}", "--memory-limit", str(32 * MIB),
-            str(workdir / "rootfs"), cid, "sh", "-c", "cat /sys/fs/cgroup/memory.max; cat /proc/1/cgroup"]
+    scope_dir = f"/kubepods.slice/kubepods-besteffort.slice/{pod_slice}/{unit}"
     try:
-        proc = run(argv)
-        lines = proc.stdout.split()
-        assert lines[0] == str(32 * MIB), proc.stdout
-        # Without a cgroup namespace (ctr's default spec has none), the scope's path below the pod's slice.
-        parents = "/kubepods.slice/kubepods-besteffort.slice/" + pod_slice
-        assert lines[1] == f"0::{parents}/{unit}", proc.stdout
-        assert show(unit, "LoadState") == "not-found"  # --rm: deleted, the scope stopped
+        # As kubelet + containerd with SystemdCgroup = true: the shim calls `simcon --systemd-cgroup create`.
+        run([*containerd, "run", "-d", "--rootfs", "--runc-binary", SIMCON, "--runc-systemd-cgroup",
+             "--cgroup", f"{pod_slice}:cri-containerd:{cid}", "--memory-limit", str(32 * MIB),
+             str(workdir / "rootfs"), cid, "sleep", "1000"])
+        assert show(unit, "ActiveState") == "active"
+        assert show(unit, "MemoryMax") == str(32 * MIB)
+        assert Path(f"/sys/fs/cgroup{scope_dir}/memory.max").read_text().strip() == str(32 * MIB)
+        # exec through the shim; ctr's spec has no cgroup namespace, so the full path shows.
+        out = run([*containerd, "task", "exec", "--exec-id", "probe", cid, "cat", "/proc/1/cgroup"]).stdout
+        assert out.strip() == f"0::{scope_dir}"
+        run([*containerd, "task", "kill", "--signal", "SIGKILL", cid])
+        deadline = time.monotonic() + 60
+        while "STOPPED" not in run([*containerd, "task", "ls"], check=False).stdout:
+            assert time.monotonic() < deadline, "the task did not stop"
+            time.sleep(0.5)
+        run([*containerd, "task", "delete", cid])
+        run([*containerd, "container", "delete", cid])
+        assert show(unit, "LoadState") == "not-found"
+        assert not Path(f"/sys/fs/cgroup{scope_dir}").exists()
     finally:
         run([*containerd, "task", "kill", "--signal", "SIGKILL", cid], check=False)
+        run([*containerd, "task", "delete", "--force", cid], check=False)
         run([*containerd, "container", "delete", cid], check=False)
         run(["systemctl", "stop", unit, pod_slice], check=False)
