@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from simcon.cgroups import open_manager
-from simcon.cgroups.manager import CgroupManager
+from simcon.cgroups import manager_from_state
 from simcon.cgroups.slices import SystemdPath, expand_slice, is_systemd_form, parse_systemd_path
 from simcon.cgroups.systemd import (
     UINT64_MAX,
@@ -215,7 +215,7 @@ def test_open_refuses_a_v1_or_hybrid_host(tmp_path):
 
 def test_state_round_trip_picks_the_systemd_driver(tmp_path):
     m = open_systemd_manager("a-b.slice:p:web", "web", mountinfo=_unified_mountinfo(tmp_path))
-    back = CgroupManager.from_state(m.to_state())
+    back = manager_from_state(m.to_state())
     assert isinstance(back, SystemdCgroupManager)
     assert back.unit == "p-web.scope" and back.path.slice == "a-b.slice" and back.started
     assert back.dirs == m.dirs
@@ -247,8 +247,8 @@ def test_hot_verbs_do_not_import_jeepney(tmp_path):
 
     state = open_systemd_manager(None, "web", mountinfo=_unified_mountinfo(tmp_path)).to_state()
     code = ("import json, sys\n"
-            "from simcon.cgroups.manager import CgroupManager\n"
-            f"m = CgroupManager.from_state(json.loads({json.dumps(state)!r}))\n"
+            "from simcon.cgroups import manager_from_state\n"
+            f"m = manager_from_state(json.loads({json.dumps(state)!r}))\n"
             "m.pids(); m.exists(); m.is_frozen()\n"
             "print(type(m).__name__, 'jeepney' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

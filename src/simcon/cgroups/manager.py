@@ -48,20 +48,10 @@ def open_manager(
     cgroups_path: str | None,
     container_id: str,
     *,
-    systemd: bool = False,
-    rootless: bool = False,
     mountinfo: str = MOUNTINFO,
     proc_cgroup: str = PROC_CGROUP,
 ) -> CgroupManager:
-    """The manager for a container whose OCI ``linux.cgroupsPath`` is ``cgroups_path`` (None: the default).
-
-    With ``systemd`` (the global ``--systemd-cgroup``) the container's cgroup is a transient systemd scope
-    (``cgroups.systemd``, imported only then); ``rootless`` picks the user's systemd manager there.
-    """
-    if systemd:
-        from simcon.cgroups.systemd import open_systemd_manager
-
-        return open_systemd_manager(cgroups_path, container_id, rootless=rootless, mountinfo=mountinfo)
+    """The manager for a container whose OCI ``linux.cgroupsPath`` is ``cgroups_path`` (None: the default)."""
     path = check_cgroups_path(cgroups_path, container_id)
     hierarchies = parse_mountinfo(mountinfo)
     mode = mode_of(hierarchies)
@@ -330,10 +320,6 @@ class CgroupManager:
 
     @classmethod
     def from_state(cls, data: dict) -> CgroupManager:
-        if isinstance(data, dict) and data.get("driver") == "systemd":
-            from simcon.cgroups.systemd import SystemdCgroupManager
-
-            return SystemdCgroupManager.from_state(data)
         try:
             if data["version"] != STATE_VERSION:
                 raise CgroupError(f"cgroup state has version {data['version']!r}, expected {STATE_VERSION}")

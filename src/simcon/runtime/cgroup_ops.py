@@ -28,11 +28,11 @@ def apply_spec_resources(cgroups, spec) -> None:  # noqa: ANN001
 
 
 def _manager(state):  # noqa: ANN001, ANN202
-    from simcon.cgroups import CgroupManager
+    from simcon.cgroups import manager_from_state
 
     if state.cgroup is None:
         raise SimconError("the container has no cgroup", container_id=state.id)
-    return CgroupManager.from_state(state.cgroup)
+    return manager_from_state(state.cgroup)
 
 
 # -- update -------------------------------------------------------------------------------------------------------

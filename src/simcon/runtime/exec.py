@@ -385,9 +385,9 @@ class _ExecLauncher:
         """The directories whose cgroup.procs the process joins: the container's, or its sub-cgroups (--cgroup)."""
         if self.state.cgroup is None:
             return []
-        from simcon.cgroups import CgroupManager
+        from simcon.cgroups import manager_from_state
 
-        manager = CgroupManager.from_state(self.state.cgroup)
+        manager = manager_from_state(self.state.cgroup)
         plain, by_controller = _parse_cgroup_option(self.options.cgroup)
         dirs = []
         for cg in manager.cgroups:

@@ -196,9 +196,9 @@ def _wait_until_empty(cgroups, timeout: float = 10.0) -> None:  # noqa: ANN001
 
 
 def _cgroup_of(state: ContainerState):  # noqa: ANN202
-    from simcon.cgroups import CgroupManager
+    from simcon.cgroups import manager_from_state
 
-    return CgroupManager.from_state(state.cgroup)
+    return manager_from_state(state.cgroup)
 
 
 def run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list[dict]) -> None:

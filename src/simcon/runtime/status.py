@@ -47,10 +47,10 @@ def derive_status(state: ContainerState, container_dir: str) -> str:
 
 
 def _is_frozen(state: ContainerState) -> bool:
-    from simcon.cgroups import CgroupManager
+    from simcon.cgroups import manager_from_state
 
     try:
-        return CgroupManager.from_state(state.cgroup).is_frozen()
+        return manager_from_state(state.cgroup).is_frozen()
     except OSError:
         return False
 
