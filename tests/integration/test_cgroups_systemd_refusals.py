@@ -43,3 +43,19 @@ def test_systemd_form_without_the_flag_names_the_flag(rt):
     bundle.write()
     err = _refused(rt, rt.run("run", "--bundle", bundle.path, bundle.cid))
     assert "systemd form `slice:prefix:name`: pass --systemd-cgroup" in err
+
+
+@pytest.mark.skipif(os.path.isdir("/run/systemd/system"), reason="systemd is running here: the VM lane's case")
+def test_cgroup_manager_setting_applies_only_without_a_cgroups_path(rt):
+    """simcon.toml's cgroup_manager = "systemd" (here through $SIMCON_CGROUP_MANAGER) picks the systemd driver for a
+    config without cgroupsPath; a config that names one is left to --systemd-cgroup alone (as engines call)."""
+    wrap = ["env", "SIMCON_CGROUP_MANAGER=systemd"]
+    bundle = rt.bundle(["true"], write=False)
+    del bundle.config["linux"]["cgroupsPath"]
+    bundle.write()
+    err = _refused(rt, rt.run("run", "--bundle", bundle.path, bundle.cid, wrap=wrap))
+    assert "systemd is not running" in err
+
+    named = rt.bundle(["true"])  # the harness's cgroupfs path
+    proc = rt.run("run", "--bundle", named.path, named.cid, wrap=wrap)
+    assert proc.returncode == 0, rt.describe(proc)

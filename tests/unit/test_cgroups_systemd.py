@@ -4,6 +4,8 @@ running). The driver against a real systemd runs in the VM lane (tests/vm/test_s
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from simcon.cgroups import open_manager
@@ -253,3 +255,14 @@ def test_hot_verbs_do_not_import_jeepney(tmp_path):
             "print(type(m).__name__, 'jeepney' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "SystemdCgroupManager False"
+
+
+def test_destroy_without_systemd_falls_back_to_cgroupfs(tmp_path, monkeypatch):
+    """`delete` after systemd went away must still remove the container: the scope's directory goes by rmdir."""
+    m = open_systemd_manager(None, "web", mountinfo=_unified_mountinfo(tmp_path))
+    scope = m.cgroups[0].dir
+    os.makedirs(scope)
+    m = manager_from_state(m.to_state())
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    m.destroy()
+    assert not os.path.exists(scope)

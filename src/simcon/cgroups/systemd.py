@@ -309,9 +309,20 @@ class SystemdCgroupManager(CgroupManager):
     def destroy(self) -> None:
         """Stop the scope (systemd kills what is left and removes its cgroup), forget it, remove leftovers."""
         if self.started:
-            with self._systemd() as systemd:
-                systemd.stop_unit(self.unit)
-                systemd.reset_failed_unit(self.unit)
+            try:
+                with self._systemd() as systemd:
+                    systemd.stop_unit(self.unit)
+                    systemd.reset_failed_unit(self.unit)
+            except systemd_dbus.SystemdError as exc:
+                # systemd gone (or its bus): the cgroup can still be removed through cgroupfs, and a `delete` that
+                # cannot finish would leave the engine with a container it can never remove.
+                if os.path.isdir(self.cgroups[0].dir):
+                    super().destroy()
+                from simcon import log
+
+                log.warning(f"{self.container_id}: {exc}; removed the scope's cgroup through cgroupfs instead")
+                self.started = False
+                return
             self.started = False
         super().destroy()
 
