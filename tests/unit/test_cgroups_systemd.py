@@ -266,3 +266,69 @@ def test_destroy_without_systemd_falls_back_to_cgroupfs(tmp_path, monkeypatch):
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
     m.destroy()
     assert not os.path.exists(scope)
+
+
+class FakeSystemd:
+    """Stands in for systemd's manager, which this machine does not run (it is tested for real in the VM lane's
+    systemd boot): StartTransientUnit makes the scope's directory with the files the writers need."""
+
+    calls: list = []
+
+    def __init__(self, *, user: bool = False) -> None:
+        self.user = user
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def unit_path(self, unit):
+        FakeSystemd.calls.append(("GetUnit", unit))
+        return None
+
+    def start_transient_unit(self, unit, props):
+        FakeSystemd.calls.append(("StartTransientUnit", unit, dict(props)))
+        os.makedirs(FakeSystemd.scope_dir)
+        for name in ("cgroup.procs", "memory.max", "memory.low", "pids.max", "cgroup.controllers"):
+            with open(os.path.join(FakeSystemd.scope_dir, name), "w") as f:
+                f.write("")
+
+    def set_unit_properties(self, unit, props):
+        FakeSystemd.calls.append(("SetUnitProperties", unit, dict(props)))
+
+    def stop_unit(self, unit):
+        FakeSystemd.calls.append(("StopUnit", unit))
+        import shutil
+
+        shutil.rmtree(FakeSystemd.scope_dir)  # systemd removes the scope's cgroup
+        return True
+
+    def reset_failed_unit(self, unit):
+        FakeSystemd.calls.append(("ResetFailedUnit", unit))
+
+
+def test_lifecycle_order_properties_first_then_the_files(tmp_path, monkeypatch):
+    monkeypatch.setattr("simcon.cgroups.systemd_dbus.SystemdManager", FakeSystemd)
+    FakeSystemd.calls = []
+    m = open_systemd_manager("machine.slice:libpod:abc", "abc", mountinfo=_unified_mountinfo(tmp_path))
+    FakeSystemd.scope_dir = m.cgroups[0].dir
+    m.create()
+    m.apply(res(memory={"limit": 1048576}, pids={"limit": 7}))  # before fork: nothing written yet
+    assert not os.path.exists(m.cgroups[0].dir)
+    m.add_process(4321)
+    kind, unit, props = FakeSystemd.calls[1]
+    assert (kind, unit) == ("StartTransientUnit", "libpod-abc.scope")
+    assert props["PIDs"] == ("au", [4321]) and props["MemoryMax"] == ("t", 1048576) and props["TasksMax"] == ("t", 7)
+    scope = m.cgroups[0].dir
+    with open(os.path.join(scope, "memory.max")) as f:
+        assert f.read() == "1048576"  # the cgroupfs writer ran after the unit started
+    # update: SetUnitProperties, then the files again
+    m = manager_from_state(m.to_state())
+    m.apply(res(pids={"limit": 9}), "resources")
+    assert FakeSystemd.calls[-1] == ("SetUnitProperties", "libpod-abc.scope", {"TasksMax": ("t", 9)})
+    with open(os.path.join(scope, "pids.max")) as f:
+        assert f.read() == "9"
+    m.destroy()
+    assert FakeSystemd.calls[-2:] == [("StopUnit", "libpod-abc.scope"), ("ResetFailedUnit", "libpod-abc.scope")]
+    assert not os.path.exists(scope)

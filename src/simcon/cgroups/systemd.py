@@ -260,17 +260,18 @@ class SystemdCgroupManager(CgroupManager):
             raise systemd_dbus.SystemdError(f"unit `{self.unit}` already exists ({state}): another container uses the "
                                f"cgroupsPath {self.path.slice}:{self.path.prefix}:{self.path.name}")
 
-    def apply(self, resources, field: str = "linux.resources", device_rules=None) -> None:  # noqa: ANN001
+    def apply(self, resources, field: str = "linux.resources", **options: object) -> None:  # noqa: ANN001
+        """``CgroupManager.apply`` (``options`` passed through to it) after the unit's properties."""
         properties = resource_properties(resources, field)
         if not self.started:
             # Before the scope exists: its properties go into StartTransientUnit, the files follow right after.
             self._properties = properties
-            self._pending.append((resources, field, device_rules))
+            self._pending.append((resources, field, options))
             return
         if properties:
             with self._systemd() as systemd:
                 systemd.set_unit_properties(self.unit, properties)
-        super().apply(resources, field, device_rules)
+        super().apply(resources, field, **options)
 
     def add_process(self, pid: int) -> None:
         """Start the scope with ``pid`` in it and wait for the job; then write the resources through cgroupfs."""
@@ -294,8 +295,8 @@ class SystemdCgroupManager(CgroupManager):
             raise CgroupError(f"systemd started `{self.unit}` but its cgroup is not where expected",
                               path=self.cgroups[0].dir)
         pending, self._pending = self._pending, []
-        for resources, field, device_rules in pending:
-            super().apply(resources, field, device_rules)
+        for resources, field, options in pending:
+            super().apply(resources, field, **options)
 
     def signal_all(self, sig: int) -> None:
         """As cgroupfs; but systemd removes the scope's cgroup as soon as its last process exits, so a cgroup that
