@@ -77,6 +77,14 @@ def test_systemd_driver_selected_without_systemd_fails() -> None:
     assert checks(running, manager="systemd")["cgroup driver"].status == OK
 
 
+def test_systemd_driver_needs_v2_and_the_system_bus() -> None:
+    files = {"/run/systemd/system/x": "", "/run/dbus/system_bus_socket": ""}
+    hybrid = checks(host(HYBRID, files=files), manager="systemd")["cgroup driver"]
+    assert hybrid.status == FAIL and "needs cgroup v2" in hybrid.detail
+    no_bus = checks(host(files={"/run/systemd/system/x": ""}), manager="systemd")["cgroup driver"]
+    assert no_bus.status == FAIL and "systemctl start dbus" in no_bus.fix
+
+
 def test_missing_cni_plugins_are_named() -> None:
     fake = host(files={"/usr/lib/cni/bridge": "", "/usr/lib/cni/loopback": ""})
     finding = checks(fake)["CNI plugins"]

@@ -243,9 +243,22 @@ def check_cgroups(host: Host) -> Finding:
 
 def check_systemd_driver(host: Host, cgroup_manager: str) -> Finding:
     running = host.exists("/run/systemd/system")
-    bus = host.exists("/run/dbus/system_bus_socket") or host.exists("/run/systemd/private")
+    # SimCon's driver talks to systemd through the system bus (cgroups.systemd_dbus), not /run/systemd/private.
+    bus = host.exists("/run/dbus/system_bus_socket")
+    layout, _ = cgroup_layout(host)
+    if running and bus and layout != "v2":
+        status = FAIL if cgroup_manager == "systemd" else INFO
+        return Finding("cgroup driver", status, f"{cgroup_manager} (systemd is PID 1, but the cgroups are {layout}: "
+                       "SimCon's systemd driver needs cgroup v2)",
+                       "boot with systemd.unified_cgroup_hierarchy=1, or use the cgroupfs driver",
+                       needed=cgroup_manager == "systemd")
     if running and bus:
-        return Finding("cgroup driver", OK, f"{cgroup_manager} (systemd is PID 1: --systemd-cgroup can be used)")
+        return Finding("cgroup driver", OK, f"{cgroup_manager} (systemd is PID 1 with its D-Bus: --systemd-cgroup "
+                       "puts containers in transient scopes)")
+    if running and cgroup_manager == "systemd":
+        return Finding("cgroup driver", FAIL, "systemd driver selected, but the system bus "
+                       "(/run/dbus/system_bus_socket) is not there", "systemctl start dbus (the dbus package)",
+                       needed=True)
     if cgroup_manager == "systemd":
         return Finding("cgroup driver", FAIL, "systemd driver selected, but systemd is not running as PID 1",
                        "use the cgroupfs driver (drop --systemd-cgroup / cgroup_manager)", needed=True)
