@@ -221,6 +221,7 @@ def test_state_round_trip_picks_the_systemd_driver(tmp_path):
     assert isinstance(back, SystemdCgroupManager)
     assert back.unit == "p-web.scope" and back.path.slice == "a-b.slice" and back.started
     assert back.dirs == m.dirs
+    assert m.planned_state()["created"] == []  # systemd's slices are never SimCon's to rmdir
 
 
 def test_no_systemd_is_a_clear_error_suggesting_cgroupfs(tmp_path, monkeypatch):

@@ -335,6 +335,11 @@ class SystemdCgroupManager(CgroupManager):
                     container_id=self.container_id, user=self.user)
         return data
 
+    def planned_state(self) -> dict:
+        """What create records before it makes anything: the unit and its directory. Never the slices as
+        directories "to remove": systemd makes and removes them, and ``destroy`` stops the unit instead."""
+        return self.to_state()
+
     @classmethod
     def from_state(cls, data: dict) -> SystemdCgroupManager:
         try:

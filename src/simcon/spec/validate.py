@@ -178,14 +178,6 @@ def check_sysctl(spec: Spec, bundle: str) -> Iterator[Problem]:
             yield Problem(f"linux.sysctl[{_q(key)}]", "key must not be empty")
 
 
-def check_cgroups_path(spec: Spec, bundle: str) -> Iterator[Problem]:
-    """Only what is wrong whichever cgroup driver reads it: which form is right depends on --systemd-cgroup,
-    which the cgroup drivers check (simcon.cgroups.paths, simcon.cgroups.slices)."""
-    path = spec.linux.cgroups_path
-    if path and "\0" in path:
-        yield Problem("linux.cgroupsPath", f"contains a NUL byte: {path!r}")
-
-
 def check_masked_and_readonly_paths(spec: Spec, bundle: str) -> Iterator[Problem]:
     for field, paths in (("maskedPaths", spec.linux.masked_paths), ("readonlyPaths", spec.linux.readonly_paths)):
         for i, path in enumerate(paths):
@@ -268,7 +260,6 @@ CHECKS: list[Check] = [
     check_rootfs_propagation,
     check_devices,
     check_sysctl,
-    check_cgroups_path,
     check_masked_and_readonly_paths,
     check_unsupported,
 ]
