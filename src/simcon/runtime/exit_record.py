@@ -7,7 +7,7 @@ bare interpreter, so it imports only the waiter or the capture loop, the driver,
 
 from __future__ import annotations
 
-import os
+import posix  # not `os`: the monitor that runs this stays small (see monitor.capture)
 
 
 def main(argv: list[str]) -> None:
@@ -19,11 +19,11 @@ def main(argv: list[str]) -> None:
         # The exit is recorded when the init is reaped, while the rest of its output may still be written.
         _capture(root, container_id, init_pid, capture[0],
                  lambda status: record_exit(root, container_id, init_pid, init_start, exit_code(status)))
-        os._exit(0)
+        posix._exit(0)
     status = wait_for(init_pid)
     if status is not None:
         record_exit(root, container_id, init_pid, init_start, exit_code(status))
-    os._exit(0)
+    posix._exit(0)
 
 
 def record_exit(root: str, container_id: str, init_pid: int, init_start: int | None, code: int) -> bool:
@@ -85,12 +85,12 @@ class _ErrorReporter:
 
         line = f"{utc_timestamp()} {'log target failed: ' + message if message else 'log target works again'}\n"
         try:
-            fd = os.open(os.path.join(self.root, self.id, "monitor.log"),
-                         os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = posix.open(f"{self.root}/{self.id}/monitor.log",
+                            posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
             try:
-                os.write(fd, line.encode())
+                posix.write(fd, line.encode())
             finally:
-                os.close(fd)
+                posix.close(fd)
             with StateStore(self.root).open(self.id) as locked:
                 state = locked.read()
                 if state.pid == self.init_pid:

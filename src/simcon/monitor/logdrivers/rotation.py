@@ -17,9 +17,7 @@ reader can tell which rotated file is which.
 
 from __future__ import annotations
 
-import os
-import struct
-import zlib
+import posix  # not `os`: the monitor stays small (see monitor.capture)
 
 ORIGIN = b"simcon-log-origin-ino="
 FOLLOW_SUFFIX = ".follow-"
@@ -40,31 +38,31 @@ class FileTarget:
         self._pending = b""  # formatted records not yet written (only after a failed write)
         self._rotate_due = False
         self._generation = 0  # names the files in the followers' spools, in order
-        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+        _makedirs(self.path.rpartition("/")[0] or ".", 0o700)
         self._open()
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, self.mode)
+        fd = posix.open(self.path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, self.mode)
         self._fd = fd
-        self._size = os.fstat(fd).st_size
+        self._size = posix.fstat(fd).st_size
         self._generation += 1
         self._link_for_followers()
 
     def _link_for_followers(self) -> None:
-        directory, base = os.path.split(self.path)
+        directory, _, base = self.path.rpartition("/")
         prefix = base + FOLLOW_SUFFIX
         try:
-            names = [n for n in os.listdir(directory or ".") if n.startswith(prefix)]
+            names = [n for n in posix.listdir(directory or ".") if n.startswith(prefix)]
         except OSError:
             return
         for name in names:
-            spool = os.path.join(directory, name)
+            spool = f"{directory}/{name}"
             pid = name[len(prefix):]
-            if not pid.isdigit() or not os.path.exists(f"/proc/{pid}"):
+            if not pid.isdigit() or not _exists(f"/proc/{pid}"):
                 _remove_spool(spool)  # its follower is gone
                 continue
             try:
-                os.link(self.path, os.path.join(spool, f"{self._generation:010d}"))
+                posix.link(self.path, f"{spool}/{self._generation:010d}")
             except OSError:
                 pass  # the follower removed its spool meanwhile
 
@@ -100,7 +98,7 @@ class FileTarget:
             done = 0
             try:
                 while done < cut:
-                    done += os.write(self._fd, view[done:cut])
+                    done += posix.write(self._fd, view[done:cut])
             finally:
                 self._size += done
                 self._pending = data[done:]
@@ -120,24 +118,24 @@ class FileTarget:
         """Shift the rotated files up by one and start a new file; each step is safe to repeat after a failure."""
         if self.max_files <= 1:
             # Only one file allowed: the full file goes away (a follower holding it still reads it to the end).
-            os.unlink(self.path)
+            posix.unlink(self.path)
         else:
             oldest = self.max_files - 1
             for name in (self._name(oldest, True), self._name(oldest, False)):
                 _unlink_quietly(name)
             for n in range(oldest - 1, 1, -1):
                 for compressed in (True, False):
-                    if os.path.exists(self._name(n, compressed)):
-                        os.rename(self._name(n, compressed), self._name(n + 1, compressed))
+                    if _exists(self._name(n, compressed)):
+                        posix.rename(self._name(n, compressed), self._name(n + 1, compressed))
             newest = self._name(1, False)
-            if oldest >= 2 and os.path.exists(newest):
+            if oldest >= 2 and _exists(newest):
                 if self.compress:
                     gzip_file(newest, self._name(2, True))
-                    os.unlink(newest)
+                    posix.unlink(newest)
                 else:
-                    os.rename(newest, self._name(2, False))
-            os.rename(self.path, newest)
-        os.close(self._fd)
+                    posix.rename(newest, self._name(2, False))
+            posix.rename(self.path, newest)
+        posix.close(self._fd)
         self._fd = -1
         self._open()
 
@@ -146,33 +144,56 @@ class FileTarget:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            posix.close(self._fd)
             self._fd = -1
 
 
 def _remove_spool(spool: str) -> None:
     try:
-        for name in os.listdir(spool):
-            _unlink_quietly(os.path.join(spool, name))
-        os.rmdir(spool)
+        for name in posix.listdir(spool):
+            _unlink_quietly(f"{spool}/{name}")
+        posix.rmdir(spool)
     except OSError:
+        pass
+
+
+def _exists(path: str) -> bool:
+    try:
+        posix.stat(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _makedirs(path: str, mode: int) -> None:
+    if _exists(path):
+        return
+    parent = path.rpartition("/")[0]
+    if parent:
+        _makedirs(parent, mode)
+    try:
+        posix.mkdir(path, mode)
+    except FileExistsError:
         pass
 
 
 def _unlink_quietly(path: str) -> None:
     try:
-        os.unlink(path)
+        posix.unlink(path)
     except FileNotFoundError:
         pass
 
 
 def gzip_file(source: str, target: str) -> None:
     """gzip ``source`` into ``target`` (tmp + rename), recording the source's inode in the header comment."""
+    import struct
+    import zlib
+
     tmp = target + ".tmp"
-    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    src = posix.open(source, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        origin = os.fstat(src).st_ino
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        origin = posix.fstat(src).st_ino
+        out = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o640)
         try:
             # gzip member header: magic, deflate, FCOMMENT, mtime 0, no extra flags, OS unix; then the comment.
             header = b"\x1f\x8b\x08\x10" + b"\0\0\0\0" + b"\x00\x03" + ORIGIN + str(origin).encode() + b"\0"
@@ -181,7 +202,7 @@ def gzip_file(source: str, target: str) -> None:
             crc = 0
             size = 0
             while True:
-                chunk = os.read(src, _COMPRESS_CHUNK)
+                chunk = posix.read(src, _COMPRESS_CHUNK)
                 if not chunk:
                     break
                 crc = zlib.crc32(chunk, crc)
@@ -189,19 +210,19 @@ def gzip_file(source: str, target: str) -> None:
                 _write_all(out, deflate.compress(chunk))
             _write_all(out, deflate.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF))
         except BaseException:
-            os.close(out)
+            posix.close(out)
             _unlink_quietly(tmp)
             raise
-        os.close(out)
+        posix.close(out)
     finally:
-        os.close(src)
-    os.rename(tmp, target)
+        posix.close(src)
+    posix.rename(tmp, target)
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[posix.write(fd, view):]
 
 
 def gzip_origin(path: str) -> int | None:
