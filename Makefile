@@ -50,6 +50,12 @@ fuzz: setup
 	$(VENV)/bin/pytest -q --hypothesis-profile=fuzz --hypothesis-show-statistics $(FUZZ_ARGS) \
 		tests/unit/test_fuzz_input.py tests/integration/test_fuzz_create.py
 
+# Every fault signal (KILL, INT, TERM) at every step of the container init too (`make test` kills the init with
+# KILL only), and a longer load test: LOAD_ROUNDS rounds of parallel lifecycles (make test runs 3).
+test-faults: setup
+	SIMCON_FAULT_ALL=1 LOAD_ROUNDS=$(or $(LOAD_ROUNDS),10) $(VENV)/bin/pytest -q tests/integration/test_faults.py \
+		tests/integration/test_load.py
+
 # The log rotation stress test at the issue's full size: 200 MB of numbered lines through rotation at 1 MB x 3
 # while `logs -f` follows (`make test` writes 20 MB; docs/logging.md).
 test-logs-stress: setup

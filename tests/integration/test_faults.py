@@ -13,8 +13,8 @@ What must hold:
 
 Container init steps are killed in the init itself (create then reports the failure and rolls back); the init
 traces only the steps before the root change (the trace file is out of its reach afterwards).
-`SIMCON_FAULT_ALL=1` runs every signal at every init step (`make test` runs SIGKILL there, and all three at the
-steps of the CLI, the monitor and the verbs).
+`make test-faults` (SIMCON_FAULT_ALL=1) runs every signal at every init step; `make test` runs SIGKILL there, and
+all three at the steps of the CLI, the monitor and the verbs.
 """
 
 from __future__ import annotations
@@ -157,9 +157,6 @@ def test_create_interrupted_at_each_step_rolls_back_by_itself(rt) -> None:
 
 def test_create_killed_at_each_step_is_cleaned_by_delete_force(rt) -> None:
     steps = [s for s in _create_steps(rt) if s.startswith("create:")]
-    # TODO(lifecycle): drop this exclusion once issue 10 item 15 lands (helper input: `delete --force` of a state
-    # directory without state.json); killed right after mkdir, create leaves exactly that.
-    steps = [s for s in steps if s != "create:dir-made"]
     for step in steps:
         mark = new_mark()
         bundle = sleeper(rt, mark)
