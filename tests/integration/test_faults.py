@@ -211,19 +211,28 @@ def test_start_interrupted_or_killed_at_each_step(rt) -> None:
             delete_and_check(rt, bundle.cid, mark)
 
 
-def test_exec_killed_at_each_step(rt) -> None:
+def test_exec_killed_or_interrupted_at_each_step(rt) -> None:
     mark = new_mark()
     bundle = sleeper(rt, mark)
     rt.ok("run", "-d", "--bundle", bundle.path, bundle.cid)
     exec_mark = new_mark()
     steps = traced_steps(rt, "exec", "-d", bundle.cid, "sleep", exec_mark, prefix="exec:")
     assert steps, "exec passed no fault step"
+    marks: list[str] = []
     for step in steps:
         proc = rt.run("exec", "-d", bundle.cid, "sleep", exec_mark, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:KILL"))
         check_outcome(rt, proc, "KILL")
         assert rt.status(bundle.cid) == "running"
+        for sig in ("INT", "TERM"):
+            # Held from fork on (exec forwards them to its process once it knows it); detached, the process runs
+            # when the signal could act, so exec has succeeded.
+            running = new_mark()
+            marks.append(running)
+            proc = rt.run("exec", "-d", bundle.cid, "sleep", running, wrap=with_env(SIMCON_TEST_FAULT=f"{step}:{sig}"))
+            assert proc.returncode == 0 and proc.stderr == "", f"{step}:{sig}\n" + rt.describe(proc)
+            assert _processes_naming(running), f"{step}:{sig}: the process does not run"
     delete_and_check(rt, bundle.cid, mark)
-    assert _processes_naming(exec_mark) == []
+    assert _processes_naming(exec_mark, *marks) == []
 
 
 def test_delete_interrupted_or_killed_at_each_step_then_delete_force(rt) -> None:

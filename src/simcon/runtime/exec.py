@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from simcon import faults
+from simcon import faults, interrupts
 from simcon.errors import ConfigError, InvalidStateError, SimconError, UsageError
 from simcon.linux import procfs
 from simcon.runtime import status as st
@@ -79,6 +79,8 @@ def exec_in_container(store: StateStore, container_id: str, options: ExecOptions
         if options.pid_file:
             write_atomically(os.path.abspath(options.pid_file), str(pid).encode(), 0o644)
         if options.detach:
+            # The process runs: exec has succeeded. A Ctrl-C or SIGTERM held since fork has nothing left to stop.
+            interrupts.drop_pending()
             return 0
         return _wait_in_foreground(pid, launcher.console_master)
     finally:
