@@ -75,7 +75,7 @@ def leftovers(rt, cid: str, mark: str) -> list[str]:  # noqa: ANN001
     """Everything of container ``cid`` (payload marked by ``mark``) still on the host."""
     problems = []
     try:
-        rt.wait_for(lambda: not _processes_naming(cid, mark), 20, "the container's processes to go")
+        rt.wait_for(lambda: not _processes_naming(cid, mark), 60, "the container's processes to go")
     except AssertionError:
         problems += _processes_naming(cid, mark)
     problems += [f"cgroup {d}" for d in rt.existing_cgroup_dirs(rt.cgroup_path(cid))]
