@@ -29,8 +29,13 @@ def test_tutorial_runs(tmp_path: Path) -> None:
         out = result.stdout
         assert "I am 0 on " in out and "hello from " in out and "exit status: 3" in out
         assert re.search(r"^tutorial-web\s+\d+\s+created\s", out, re.M), out
+        # logs --follow: stdout to stdout, stderr to stderr, as docker does; then --stream stderr --timestamps
+        assert "line 1\nline 2\nline 3\n" in out, out
+        errors = result.stderr.splitlines()
+        assert "oops" in errors, result.stderr
+        assert any(re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:.]+Z oops", line) for line in errors), result.stderr
     finally:
-        for cid in ("tutorial-web", "tutorial-hello"):
+        for cid in ("tutorial-web", "tutorial-hello", "tutorial-logs"):
             subprocess.run(["simcon", "delete", "--force", cid], env=env, capture_output=True, timeout=60)
     assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []
     assert not any(Path("/sys/fs/cgroup").glob("*/simcon/tutorial-*"))
