@@ -1,9 +1,10 @@
 """bpf(2): loading, attaching, querying and detaching eBPF programs (what the cgroup v2 device filter needs).
 
 A thin wrapper through ctypes (``linux.libc``), one kernel call per function, ``OSError`` on failure. No library:
-bcc compiles C with LLVM at run time and pulls in megabytes, and no well-kept Python package wraps the raw
-syscall for a prebuilt instruction list; the handful of fixed-layout ``union bpf_attr`` structs here costs
-nothing on start-up (ctypes is already loaded by every command that creates containers).
+bcc (Debian's python3-bpfcc) and pythonbpf compile C or Python with LLVM at run time and pull in megabytes,
+pylibbpf (0.0.x) binds libbpf's ELF-object loader and is young, bpf-asm only assembles; none is a well-kept way to
+load a prebuilt instruction list. The handful of fixed-layout ``union bpf_attr`` structs here costs nothing on
+start-up (ctypes is already loaded by every command that creates containers).
 
 Layouts: include/uapi/linux/bpf.h. Each attr is passed with its own size; the kernel zero-fills the rest.
 """
