@@ -212,3 +212,18 @@ def test_follow_sees_every_rotated_file(tmp_path) -> None:  # noqa: ANN001
     follower.join()
     assert b"".join(seen) == b"".join(b"%05d\n" % n for n in range(2000))
     assert not any(".follow-" in n for n in os.listdir(tmp_path))  # the spool is removed
+
+
+@pytest.mark.parametrize("data", [b"plain\nlines\n", b"no newline", b"a\n\nb\ncut", b"\n"])
+def test_json_file_fast_path_matches_the_general_one(tmp_path, data: bytes) -> None:  # noqa: ANN001
+    """Plain ASCII takes a bytes-only path; its records must be those the per-line encoder writes."""
+    driver = _driver(tmp_path, "json-file")
+    driver.write("stdout", data, T0)
+    driver.close()
+    records = [json.loads(line) for line in (tmp_path / "c.log").read_text().splitlines()]
+    lines = data.decode().split("\n")
+    last = lines.pop()
+    expected = [line + "\n" for line in lines] + ([last] if last else [])
+    assert [r["log"] for r in records] == expected
+    assert all(r["stream"] == "stdout" and r["time"] == "2025-12-02T10:00:00.123456789Z" for r in records)
+    assert _read(tmp_path, "json-file") == (data, b"")

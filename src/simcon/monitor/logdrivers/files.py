@@ -89,6 +89,11 @@ class K8sFile:
         self.target.close()
 
 
+# Bytes a JSON string cannot hold as they are: control characters other than the newline (which ends a record
+# here), the quote and the backslash.
+_JSON_SPECIAL = bytes(b for b in range(0x20) if b != 0x0A) + b'"\\'
+
+
 class JsonFile:
     name = "json-file"
 
@@ -104,6 +109,16 @@ class JsonFile:
             self.target.retry()
             return
         tail = f',"stream":"{stream}","time":"{self.clock.format(time_ns)}"}}\n'
+        if data.isascii() and len(data.translate(None, _JSON_SPECIAL)) == len(data):
+            # Nothing to escape (the common case): the records are built by bytes operations in C, not per line.
+            end = tail.encode()
+            full = b'\\n"' + end + b'{"log":"'
+            if data.endswith(b"\n"):
+                records = b'{"log":"' + data[:-1].replace(b"\n", full) + b'\\n"' + end
+            else:
+                records = b'{"log":"' + data.replace(b"\n", full) + b'"' + end
+            self.target.write(records)
+            return
         quote = self.quote
         text = data.decode("utf-8", "surrogateescape")
         lines = text.split("\n")
