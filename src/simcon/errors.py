@@ -23,6 +23,20 @@ def shorten(text: str, limit: int = SHORT_VALUE) -> str:
     return f"{text[:keep]}...({len(text) - 2 * keep} more characters)...{text[-keep:]}"
 
 
+def quote(text: str, limit: int = SHORT_VALUE) -> str:
+    """``text`` in double quotes for an error message, JSON style: shortened, and with quotes, backslashes and
+    control characters escaped, so that a value with a newline cannot break the one-line error in two."""
+    out = []
+    for char in shorten(text, limit):
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char < " " or char == "\x7f":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\u{ord(char):04x}"))
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
 class SimconError(Exception):
     """Base class: a failure explained in one line, with optional hint for the user."""
 

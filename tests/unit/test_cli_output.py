@@ -42,6 +42,15 @@ def test_list_head_1_prints_no_broken_pipe(tmp_path) -> None:
     assert "Broken pipe" not in proc.stderr and proc.stderr == ""
 
 
+def test_an_error_naming_a_path_with_a_newline_is_one_line(tmp_path) -> None:
+    bundle = tmp_path / "bad\nbundle"
+    proc = subprocess.run([SIMCON, "--root", str(tmp_path / "root"), "create", "--bundle", str(bundle), "x"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    [line] = proc.stderr.splitlines()
+    assert "bad\\nbundle" in line and "no such file" in line
+
+
 def test_an_error_with_a_huge_value_is_shortened(tmp_path) -> None:
     huge = "a" * 65536
     proc = subprocess.run([SIMCON, "--root", str(tmp_path), "state", huge], capture_output=True, text=True,

@@ -78,6 +78,15 @@ def test_nul_byte_in_process_json_is_refused(tmp_path) -> None:
     assert info.value.json_path == "args[0]" and "NUL" in info.value.problem
 
 
+@pytest.mark.parametrize("value", ["\n", "CAP_\nKILL", "a\rb", "\x1b[31m"])
+def test_control_characters_in_quoted_values_stay_on_one_line(tmp_path, value: str) -> None:
+    config = minimal()
+    config["process"]["capabilities"] = {"ambient": [value]}
+    error = load_error(tmp_path, config)  # asserts one line
+    assert error.json_path == "process.capabilities.ambient[0]"
+    assert "\r" not in str(error) and "\x1b" not in str(error)
+
+
 # --- env entries ------------------------------------------------------------------------------------------------
 
 

@@ -182,7 +182,8 @@ def _report(args: Namespace, exc: Exception, container_id: str | None) -> None:
     else:
         text = str(exc)
     prefix = f"{args.command} `{shorten(container_id)}`" if container_id else args.command
-    message = f"{prefix}: {shorten(text, MAX_ERROR_TEXT)}"
+    # One line whatever the error holds (a path with a newline, a child's message): the contract engines rely on.
+    message = f"{prefix}: {shorten(text, MAX_ERROR_TEXT)}".replace("\r", "\\r").replace("\n", "\\n")
     hint = getattr(exc, "hint", None)
     if hint:
         message += f" (hint: {hint})"

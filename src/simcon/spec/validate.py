@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import msgspec
 
-from simcon.errors import shorten
+from simcon.errors import quote
 from simcon.spec.constants import (
     CAPABILITIES,
     DEVICE_TYPES,
@@ -43,8 +43,8 @@ class Problem(msgspec.Struct, frozen=True):
 
 
 def _q(text: str) -> str:
-    """Quote a value for a message, JSON style, shortened if huge."""
-    return '"' + shorten(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Quote a value for a message, JSON style (control characters escaped), shortened if huge."""
+    return quote(text)
 
 
 def _one_of(names: tuple[str, ...] | list[str]) -> str:
