@@ -179,3 +179,22 @@ def test_errors_shorten_huge_values(tmp_path, edit) -> None:
     edit(config)
     error = load_error(tmp_path, config)
     assert len(str(error)) < 600, str(error)[:1000]
+
+
+# --- seccomp profile files (create/run --seccomp-profile) -------------------------------------------------------
+
+
+def test_seccomp_profile_with_a_nul_or_deep_nesting_is_one_line(tmp_path) -> None:
+    from simcon.spec.seccomp import profile_from_file
+
+    nul = tmp_path / "nul.json"
+    nul.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["mkdir\u0000"], "action": "SCMP_ACT_ERRNO"}]}))
+    with pytest.raises(ConfigError) as info:
+        profile_from_file(str(nul), [])
+    assert info.value.json_path == "syscalls[0].names[0]" and "NUL" in info.value.problem
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(ConfigError) as info:
+        profile_from_file(str(deep), [])
+    assert "nested too deeply" in str(info.value)

@@ -31,7 +31,8 @@ from simcon.errors import ConfigError, shorten
 from simcon.spec.model import Process, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
-__all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings", "read_json_file"]
+__all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",
+           "read_json_file", "refuse_nul"]
 
 # Built on first use: preparing a typed decoder walks every model (a few ms), which commands that never read a
 # config should not pay for.
@@ -45,10 +46,7 @@ def _decode(data: bytes, model: type[_T], file: str) -> _T:
         decoder = _decoders.get(model)
         if decoder is None:
             decoder = _decoders[model] = msgspec.json.Decoder(model)
-    # JSON can only carry a NUL inside a string as the escape \u0000 (a raw control byte is a syntax error), so
-    # this one search keeps the walk off the common path.
-    if b"\\u0000" in data:
-        _refuse_nul(data, file)
+    refuse_nul(data, file)  # one bytes search on the common path (no NUL escape: nothing to walk)
     try:
         with interrupts.deferred():
             result: _T = decoder.decode(data)
@@ -274,8 +272,13 @@ def _key(name: str) -> str:
     return f"[{shorten(msgspec.json.encode(name).decode())}]"
 
 
-def _refuse_nul(data: bytes, file: str) -> None:
-    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte."""
+def refuse_nul(data: bytes, file: str) -> None:
+    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte (also for JSON
+    files decoded elsewhere, such as seccomp profiles)."""
+    # JSON can only carry a NUL inside a string as the escape \u0000 (a raw control byte is a syntax error), so
+    # this one search keeps the walk off the common path.
+    if b"\\u0000" not in data:
+        return
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError:

@@ -61,11 +61,14 @@ def profile_from_file(path: str, bounding: list[str], *, machine: str | None = N
     ``bounding`` is the container's bounding set, which Docker's ``includes.caps``/``excludes.caps`` test.
     Raises ``ConfigError`` naming the file and the JSON path of what is wrong.
     """
-    from simcon.spec.load import read_json_file
+    from simcon.spec.load import read_json_file, refuse_nul
 
     raw = read_json_file(path)
+    refuse_nul(raw, path)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ConfigError(path, "", "invalid JSON: nested too deeply") from None
     except ValueError as exc:
         line = getattr(exc, "lineno", 0)
         raise ConfigError(path, "", f"invalid JSON at line {line}: {getattr(exc, 'msg', exc)}") from None
