@@ -170,3 +170,14 @@ def test_fastjson_reports_malformed_objects_as_value_errors(text: str) -> None:
 
     with pytest.raises(ValueError):
         fastjson.loads(text)
+
+
+def test_a_fifo_in_place_of_state_json_does_not_hang(tmp_path, capsys) -> None:
+    root = _store(tmp_path, bad=None)
+    os.mkfifo(os.path.join(root, "bad", STATE_FILE))
+    assert main(["--root", root, "state", "bad"]) == EXIT_FAILURE
+    assert "not a regular file" in _one_line(capsys.readouterr().err)
+    assert main(["--root", root, "list", "-q"]) == EXIT_OK
+    assert capsys.readouterr().out.split() == ["good"]
+    assert main(["--root", root, "delete", "--force", "bad"]) == EXIT_OK
+    assert sorted(os.listdir(root)) == ["good"]

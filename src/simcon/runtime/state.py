@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 
 from simcon import fastjson
@@ -252,8 +253,11 @@ def salvage_state(file: str, container_id: str) -> ContainerState:
     A pid without its start time is dropped (0): a recycled pid must never be taken for the init. The cgroup, if
     recorded, still finds every process of the container."""
     try:
-        with open(file, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            text = os.read(fd, 1 << 20).decode("utf-8", "replace") if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+        finally:
+            os.close(fd)
     except OSError:
         text = ""
     fields = {}
@@ -392,10 +396,19 @@ class StateStore:
 def read_state(path: str, container_id: str) -> ContainerState:
     file = os.path.join(path, STATE_FILE)
     try:
-        with open(file, "rb") as f:
-            raw = f.read()
+        # Non-blocking and checked: a FIFO put in its place must not hang `state` or `list`.
+        fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ContainerNotFoundError(container_id) from None
+    except OSError as exc:
+        raise _corrupt(file, f"cannot open: {os.strerror(exc.errno or 0).lower()}", container_id) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _corrupt(file, "not a regular file", container_id)
+        with open(fd, "rb", closefd=False) as f:
+            raw = f.read()
+    finally:
+        os.close(fd)
     try:
         data = fastjson.loads(raw)
     except ValueError as exc:  # also bad UTF-8
