@@ -12,6 +12,7 @@ engines use ``container with given ID already exists``, ``container not running`
 from __future__ import annotations
 
 SHORT_VALUE = 100  # characters of a quoted value an error shows before eliding the middle
+MAX_PROBLEM = 1000  # characters of a config error's problem text shown (the middle elided)
 
 
 def shorten(text: str, limit: int = SHORT_VALUE) -> str:
@@ -58,9 +59,11 @@ class ConfigError(SimconError):
     """config.json (or another JSON input) is invalid; names the file and the JSON path."""
 
     def __init__(self, file: str, json_path: str, problem: str) -> None:
-        # A path into a deeply nested document can itself be kilobytes long: shown shortened, kept whole.
+        # Rendered as one line of sane length whatever the input held: a path into a deeply nested document or a
+        # value quoted raw can be kilobytes long, or hold a newline. The attributes keep them whole.
         where = f"{file}: {shorten(json_path, 2 * SHORT_VALUE)}" if json_path else file
-        super().__init__(f"{where}: {problem}")
+        shown = shorten(problem, MAX_PROBLEM).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(f"{where}: {shown}")
         self.file = file
         self.json_path = json_path
         self.problem = problem

@@ -198,3 +198,18 @@ def test_seccomp_profile_with_a_nul_or_deep_nesting_is_one_line(tmp_path) -> Non
     with pytest.raises(ConfigError) as info:
         profile_from_file(str(deep), [])
     assert "nested too deeply" in str(info.value)
+
+
+@pytest.mark.parametrize("seccomp", [
+    {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "x" * 65536}]},
+    {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["f\n" * 30000]},
+    {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["a\nb" * 30000]},
+])
+def test_plan_errors_are_short_single_lines(tmp_path, seccomp: dict) -> None:
+    # Found by `make fuzz`: checks made while the launch plan is built quoted values raw.
+    from simcon.runtime.plan import build_plan
+
+    bundle = write_bundle(tmp_path, minimal(linux={"seccomp": seccomp}))
+    with pytest.raises(ConfigError) as info:
+        build_plan(load_config(bundle), bundle, "x", config_file=os.path.join(bundle, "config.json"))
+    assert "\n" not in str(info.value) and len(str(info.value)) < 2500

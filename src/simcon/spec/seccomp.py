@@ -17,7 +17,7 @@ import json
 import os
 import platform
 
-from simcon.errors import ConfigError
+from simcon.errors import ConfigError, quote
 
 __all__ = ["ACTIONS", "FLAGS", "OPERATORS", "default_profile", "profile_from_file", "profile_problems"]
 
@@ -151,12 +151,12 @@ def profile_problems(data: dict, prefix: str = "") -> list[tuple[str, str]]:
         if not isinstance(value, str):
             problems.append((where, "required: a seccomp action like \"SCMP_ACT_ERRNO\""))
         elif value not in ACTIONS:
-            problems.append((where, f'unknown seccomp action "{value}" (expected one of {", ".join(ACTIONS)})'))
+            problems.append((where, f'unknown seccomp action {quote(value)} (expected one of {", ".join(ACTIONS)})'))
 
     check_action(f"{prefix}defaultAction", data.get("defaultAction"))
     for i, flag in enumerate(data.get("flags") or []):
         if flag not in FLAGS:
-            problems.append((f"{prefix}flags[{i}]", f'unknown seccomp flag "{flag}" (expected one of '
+            problems.append((f"{prefix}flags[{i}]", f'unknown seccomp flag {quote(str(flag))} (expected one of '
                                                      f'{", ".join(FLAGS)})'))
     for i, arch in enumerate(data.get("architectures") or []):
         if not (isinstance(arch, str) and arch.startswith("SCMP_ARCH_")):
