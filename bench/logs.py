@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-SIMCON = str(REPO / ".venv" / "bin" / "simcon")
+SIMCON = os.environ.get("SIMCON") or str(REPO / ".venv" / "bin" / "simcon")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 CONMON = shutil.which("conmon") or "/usr/bin/conmon"
 LINE = 64

@@ -19,6 +19,7 @@
 #   cpu      user + system time of BENCH_CPU_CYCLES (100) create/start/delete cycles (bench/lib/cputime.py)
 #   pss      Pss of a created container's waiting process, and of the monitor `run -d` leaves
 #   memory   max RSS (GNU time %M) of each verb
+#   logs     log throughput and monitor Pss next to conmon (bench/logs.sh, own table; BENCH_LOGS=0 skips it)
 # Results (hyperfine JSON + markdown, *.tsv, env.txt, summary.md, ratios.png) go to bench/results/.
 #
 # Every container lives in a private --root under a temp dir and in the cgroup /simcon-bench/<run>-<runtime>;
@@ -292,6 +293,10 @@ main() {
         "$py" "$HERE/plot.py" "$OUT" >/dev/null && echo "figure: $OUT/ratios.png"
     else
         echo "no figure: matplotlib missing (make bench installs it)"
+    fi
+    if [[ ${BENCH_LOGS:-1} == 1 && " $BENCH_RUNTIMES " == *" simcon "* ]]; then
+        echo
+        SIMCON=$(runtime_bin simcon) "$HERE/logs.sh" | tee "$OUT/logs.txt"
     fi
     echo
     echo "results: $OUT"
