@@ -219,6 +219,9 @@ def test_none_has_only_loopback_and_host_has_the_hosts_interfaces(host: NetHost)
     proc = host.run_fg(["sh", "-c", "ip -o link | cut -d: -f2 | cut -d@ -f1"], "--network", "host")
     assert proc.returncode == 0, host.rt.describe(proc)
     assert sorted(proc.stdout.split()) == expected and "nt-dummy" in expected
+    # Host networking uses the host's resolv.conf as it is (loopback nameservers included: they are reachable).
+    proc = host.run_fg(["cat", "/etc/resolv.conf"], "--network", "host")
+    assert proc.stdout == host.resolv.read_text()
 
 
 def test_ns_path_joins_the_given_namespace(host: NetHost) -> None:

@@ -127,3 +127,17 @@ def test_cni_networking_as_non_root_is_refused_in_one_line(monkeypatch: pytest.M
         setup.prepare(request_from({"network": "bridge"}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json",
                       NetworkStore(str(tmp_path / "net.d")))
     assert spec.linux.namespaces == [Namespace(type="network")]  # the spec is untouched
+
+
+def test_an_engines_netns_path_is_joined_and_conflicts_with_network(tmp_path) -> None:  # noqa: ANN001
+    from simcon.network import setup
+    from simcon.network.store import NetworkStore
+    from simcon.spec.model import Linux, Namespace, Spec
+
+    spec = Spec(oci_version="1.0.2", linux=Linux(namespaces=[Namespace(type="network", path="/run/netns/engine")]))
+    store = NetworkStore(str(tmp_path / "net.d"))
+    prepared = setup.prepare(request_from({}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json", store)
+    assert not prepared.pinned and spec.linux.namespaces == [Namespace(type="network", path="/run/netns/engine")]
+    with pytest.raises(UsageError, match="already joins the network namespace /run/netns/engine"):
+        setup.prepare(request_from({"network": "bridge"}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json",
+                      store)

@@ -180,7 +180,7 @@ def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, ta
                          f"{current.path} (linux.namespaces)")
     if request.mode == "host":
         spec.linux.namespaces = [ns for ns in namespaces if ns.type != "network"]
-        _mount_host_files(spec, Mount)
+        _mount_host_files(spec, Mount, host_resolv_conf)
         return prepared
     if request.mode == "ns":
         if not os.path.exists(request.ns_path):
@@ -223,10 +223,10 @@ def _config_mounts(spec, destination: str) -> bool:  # noqa: ANN001
     return any(os.path.normpath(m.destination) == destination for m in spec.mounts or [])
 
 
-def _mount_host_files(spec, mount_cls) -> None:  # noqa: ANN001
+def _mount_host_files(spec, mount_cls, host_resolv_conf: str) -> None:  # noqa: ANN001
     """Host networking: the host's resolv.conf and hosts, read-only (unless the config mounts them)."""
-    for destination in ("/etc/resolv.conf", "/etc/hosts"):
-        source = os.path.realpath(destination)
+    for destination, host_file in (("/etc/resolv.conf", host_resolv_conf), ("/etc/hosts", "/etc/hosts")):
+        source = os.path.realpath(host_file)
         if os.path.isfile(source) and not _config_mounts(spec, destination):
             spec.mounts.append(mount_cls(destination=destination, source=source, type="bind",
                                          options=["bind", "ro", "nosuid", "nodev", "noexec"]))
