@@ -227,3 +227,49 @@ def test_json_file_fast_path_matches_the_general_one(tmp_path, data: bytes) -> N
     assert [r["log"] for r in records] == expected
     assert all(r["stream"] == "stdout" and r["time"] == "2025-12-02T10:00:00.123456789Z" for r in records)
     assert _read(tmp_path, "json-file") == (data, b"")
+
+
+def test_journald_entries_on_a_datagram_socket(tmp_path) -> None:  # noqa: ANN001
+    """The native protocol as a journal socket receives it: one datagram a line, binary-safe MESSAGE."""
+    import socket
+
+    path = str(tmp_path / "journal")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)
+    try:
+        driver = open_driver("journald", {"socket": path, "tag": "web"}, LogContext("0123456789abcdef", "web"))
+        driver.write("stderr", b"one\ntwo\x00x\nrest", T0)
+        driver.close()
+        datagrams = [receiver.recv(65536) for _ in range(3)]
+    finally:
+        receiver.close()
+    first = dict(line.split(b"=", 1) for line in datagrams[0].splitlines())
+    assert first[b"MESSAGE"] == b"one" and first[b"PRIORITY"] == b"3" and first[b"SYSLOG_IDENTIFIER"] == b"web"
+    assert first[b"CONTAINER_ID"] == b"0123456789ab" and first[b"CONTAINER_ID_FULL"] == b"0123456789abcdef"
+    assert b"MESSAGE\n\x05\x00\x00\x00\x00\x00\x00\x00two\x00x\n" in datagrams[1]
+    assert datagrams[2].endswith(b"MESSAGE=rest\nCONTAINER_PARTIAL_MESSAGE=true\n")
+
+
+def test_journald_message_with_a_newline_uses_the_length_form() -> None:
+    from simcon.monitor.logdrivers.journald import _field
+
+    assert _field(b"MESSAGE", b"a\nb") == b"MESSAGE\n\x03\x00\x00\x00\x00\x00\x00\x00a\nb\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("unix:///dev/log", ("unix", "/dev/log")),
+    ("udp://127.0.0.1:514", ("udp", ("127.0.0.1", 514))),
+    ("tcp://[::1]:6514", ("tcp", ("::1", 6514))),
+])
+def test_syslog_addresses(text: str, expected: tuple) -> None:
+    from simcon.monitor.logdrivers.syslog import parse_address
+
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["dev/log", "udp://host", "tcp://:99", "http://x:1", "udp://h:70000"])
+def test_bad_syslog_addresses(text: str) -> None:
+    from simcon.monitor.logdrivers.syslog import parse_address
+
+    with pytest.raises(LogOptionError, match="address="):
+        parse_address(text)

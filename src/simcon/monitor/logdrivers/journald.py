@@ -21,7 +21,7 @@ PRIORITY = {"stdout": b"6", "stderr": b"3"}
 
 
 def _field(key: bytes, value: bytes) -> bytes:
-    if b"\n" in value:
+    if b"\n" in value or b"\0" in value:  # the length form carries any byte
         return key + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
     return key + b"=" + value + b"\n"
 
