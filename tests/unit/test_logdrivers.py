@@ -273,3 +273,17 @@ def test_bad_syslog_addresses(text: str) -> None:
 
     with pytest.raises(LogOptionError, match="address="):
         parse_address(text)
+
+
+def test_capture_says_what_it_could_not_write_when_the_target_never_recovers() -> None:
+    import simcon.monitor.capture as capture
+
+    driver = _Recorder(fail_times=1000)
+    saved = capture.RETRY_SECONDS
+    capture.RETRY_SECONDS = 0.01
+    try:
+        errors, _status = _capture(driver, [b"one\n"])
+    finally:
+        capture.RETRY_SECONDS = saved
+    assert driver.writes == []
+    assert errors[-1] == "No space left on device; the monitor exited with 4 bytes of the container's last output unwritten"

@@ -52,6 +52,7 @@ class Capture:
         self.init_status: int | None = None
         self.init_gone = False
         self.failed: list[tuple[str, bytes, int]] = []  # writes to retry, in order (reading pauses meanwhile)
+        self.last_error = ""
         self.poller = select.poll()
         for fd in self.streams:
             _grow_pipe(fd)
@@ -149,7 +150,8 @@ class Capture:
         except OSError as exc:
             self.failed.append((name, data, stamp))
             self._pause_reading()
-            self.on_error(_describe(exc))
+            self.last_error = _describe(exc)
+            self.on_error(self.last_error)
 
     def _retry(self) -> None:
         while self.failed:
@@ -157,7 +159,8 @@ class Capture:
             try:
                 self.driver.write(name, data, stamp)
             except OSError as exc:
-                self.on_error(_describe(exc))
+                self.last_error = _describe(exc)
+                self.on_error(self.last_error)
                 return
             del self.failed[0]
         self._resume_reading()
@@ -179,6 +182,11 @@ class Capture:
                 break
             time.sleep(RETRY_SECONDS)
             self._retry()
+        if self.failed:
+            # The container is gone and the target still refuses: say exactly what could not be written.
+            lost = sum(len(data) for _name, data, _stamp in self.failed)
+            self.on_error(f"{self.last_error}; the monitor exited with {lost} bytes of the container's last output "
+                          "unwritten")
         try:
             self.driver.flush()
             self.driver.close()
