@@ -122,6 +122,7 @@ measure() {
         "$bin" --root "$root" create --bundle "$WORK/$rt/b/pss" "pss-$RUN_ID" </dev/null >/dev/null 2>"$err" \
             || { echo "bench: $rt create failed:" >&2; sed 's/^/    /' "$err" >&2; return 1; }
         pid=$(container_pid "$bin" "$root" "pss-$RUN_ID")
+        sleep 0.5  # `create` returns at READY; the init may still be finishing (SimCon's execs its trampoline)
         printf '%s\t%s\t%s\n' "$rt" "created container (waiting init)" "$(pss_kib "$pid")" >>"$OUT/pss.tsv"
         "$bin" --root "$root" delete --force "pss-$RUN_ID" >/dev/null 2>&1 || true
         # The parent of a detached container's init: SimCon's monitor; runc and crun leave none (the init is

@@ -246,8 +246,23 @@ class _Init(process_setup.ProcessSteps):
             os.close(fd)
         os.close(self.plan.state_dir_fd)
 
-    def exec_process(self) -> None:
+    def waits_in_trampoline(self) -> bool:
+        """Whether the wait for `start` can happen in the sealed trampoline (linux.trampoline's wait mode)
+        rather than in this interpreter: then all the setup below runs before the wait, a created container holds
+        a few pages instead of a Python process, and the program is exec'd the instant `start` reads the fifo.
+        Not when something of ours must run after `start` (startContainer hooks, the tiny init), nor without
+        the trampoline (not x86_64) or the container's /proc (the trampoline reopens the fifo through it)."""
         p = self.plan
+        return (p.exec_trampoline_fd >= 3 + p.preserve_fds and not p.start_container_hooks and not p.tiny_init
+                and os.path.isdir("/proc/self/fd"))
+
+    def exec_process(self, *, wait_in_trampoline: bool = False) -> None:
+        p = self.plan
+        fifo = -1
+        if wait_in_trampoline:
+            # The trampoline reopens this O_PATH fd for writing and closes it; the state directory's fd goes now.
+            fifo = os.open("exec.fifo", os.O_PATH | os.O_CLOEXEC, dir_fd=p.state_dir_fd)
+            os.close(p.state_dir_fd)
         if p.start_container_hooks:
             self.state["status"] = "created"  # the user's process has not run yet (runtime-spec)
             self._run_hooks("startContainer", p.start_container_hooks)
@@ -266,11 +281,14 @@ class _Init(process_setup.ProcessSteps):
         first = 3 + p.preserve_fds
         keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
         listener = p.seccomp_listener.fileno() if p.seccomp_listener is not None else -1
-        process_setup.close_fds_except(first, (keep, listener))
+        process_setup.close_fds_except(first, (keep, listener, fifo))
         if p.seccomp is not None and p.no_new_privileges:
-            # The very last step, so none of SimCon's own setup runs under the container's filter.
+            # The very last step of SimCon's own setup, so none of it runs under the container's filter (only the
+            # trampoline's wait does: prctl, openat, write, close, execve).
             self.load_seccomp()
-        process_setup.execve(self.executable, p.args, env, keep)
+        if fifo >= 0:
+            os.set_inheritable(fifo, True)
+        process_setup.execve(self.executable, p.args, env, keep, wait_fifo_fd=fifo)
 
 
 def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
@@ -288,8 +306,11 @@ def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
         channel.report_failure(step, exc)
         sync.child_exit(1)
     try:
-        init.wait_for_start()
-        init.exec_process()
+        if init.waits_in_trampoline():
+            init.exec_process(wait_in_trampoline=True)
+        else:
+            init.wait_for_start()
+            init.exec_process()
     except BaseException as exc:  # noqa: BLE001 - nobody is listening on the channel any more: use stderr
         detail = exc.strerror if isinstance(exc, OSError) else str(exc)
         where = f" `{exc.filename}`" if isinstance(exc, OSError) and exc.filename else ""

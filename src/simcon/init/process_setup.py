@@ -179,12 +179,17 @@ def close_fds_except(first: int, keep: tuple[int, ...]) -> None:
                 pass  # the fd listdir read the directory through, already closed
 
 
-def execve(executable: str, args: list[str], env: dict[str, str], trampoline_fd: int) -> None:
+def execve(executable: str, args: list[str], env: dict[str, str], trampoline_fd: int, *,
+           wait_fifo_fd: int = -1) -> None:
     """Exec ``executable``, through the sealed trampoline when there is one (see linux.trampoline), so the
     program never finds the host's interpreter at /proc/self/exe. By path with a plain execve (which any
-    seccomp profile allows); by fd only when /proc is not mounted."""
+    seccomp profile allows); by fd only when /proc is not mounted. With ``wait_fifo_fd`` (an inheritable O_PATH
+    fd of exec.fifo) the trampoline first waits there for `simcon start`."""
     if trampoline_fd >= 0:
-        argv = [trampoline.ARGV0, executable, *args]
+        if wait_fifo_fd >= 0:
+            argv = trampoline.wait_argv(wait_fifo_fd, executable, args)
+        else:
+            argv = [trampoline.ARGV0, executable, *args]
         try:
             os.execve(f"/proc/self/fd/{trampoline_fd}", argv, env)
         except FileNotFoundError:
