@@ -24,6 +24,7 @@ VERBS = {
     "config": "config", "completion": "completion", "doctor": "doctor", "inspect": "inspect", "gc": "gc",
     "network": "network", "port": "port",
     "logs": "logs",
+    "stats": "stats",
 }
 # Short names for common verbs, as docker and podman users type them.
 ALIASES = {"rm": "delete", "ls": "list"}
