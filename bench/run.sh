@@ -107,6 +107,19 @@ measure() {
         timed "cycle-$flavor" "'$ONCE' cycle '@BIN@' '@ROOT@' '@WORK@/$flavor'"
     done
 
+    if [[ " $BENCH_RUNTIMES " == *" simcon "* ]]; then
+        # Where simcon's time goes (docs/performance.md, "Time budget"): the interpreter alone, and the interpreter
+        # with every module `simcon run` loads before its fork; the rest of a `run` is fork and kernel work.
+        local py_simcon
+        py_simcon=$(dirname "$(runtime_bin simcon)")/python
+        echo; echo "== phases: interpreter start, and the imports of \`simcon run\`"
+        hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" \
+            --export-json "$OUT/phases.json" --export-markdown "$OUT/phases.md" \
+            -n "python -S (no site)" "$py_simcon -S -c pass" \
+            -n "python (the interpreter simcon starts)" "$py_simcon -c pass" \
+            -n "python + the imports of simcon run" "$py_simcon -c 'import simcon.cli.main, simcon.runtime.run, simcon.runtime.create, simcon.spec.load, simcon.init.container_init, simcon.runtime.plan, simcon.cgroups, simcon.runtime.plan.seccomp'"
+    fi
+
     echo; echo "== exec: \`RUNTIME exec ID /bin/true\` in a running container (podman bundle, sleep)"
     for rt in $BENCH_RUNTIMES; do
         bin=$(runtime_bin "$rt")

@@ -147,9 +147,14 @@ def main(argv: list[str]) -> int:
     env_text = env.read_text() if env.exists() else ""
     print("mean ± σ (hyperfine); ratios compare means, >1x means simcon is slower / larger")
     print(text_table(header, rows))
-    (results / "summary.md").write_text(
-        "# SimCon benchmark\n\n```\n" + env_text + "```\n\n" + markdown_table(header, rows) + "\n"
-    )
+    summary = "# SimCon benchmark\n\n```\n" + env_text + "```\n\n" + markdown_table(header, rows) + "\n"
+    phases = results / "phases.json"
+    if phases.exists():
+        phase_rows = [[name, fmt_time(*t)] for name, t in load_times(phases).items()]
+        print("\nwhere simcon's time goes (see docs/performance.md, \"Time budget\")")
+        print(text_table(["phase", "time"], phase_rows))
+        summary += "\n" + markdown_table(["phase", "time"], phase_rows) + "\n"
+    (results / "summary.md").write_text(summary)
     return 0
 
 
