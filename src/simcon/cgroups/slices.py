@@ -12,7 +12,7 @@ refusal too).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from simcon.errors import CgroupError
 
@@ -23,12 +23,12 @@ ROOTFUL_SLICE = "system.slice"
 ROOTLESS_SLICE = "user.slice"
 
 
-class SystemdPath(NamedTuple):
-    """A parsed ``slice:prefix:name``, defaults filled in."""
+# collections.namedtuple rather than typing.NamedTuple: typing pulls in re and enum, and this module is on the
+# path of `delete` (every cgroup manager imports it), which engines call for every container.
+class SystemdPath(namedtuple("SystemdPath", ("slice", "prefix", "name"))):
+    """A parsed ``slice:prefix:name`` (str, str, str), defaults filled in."""
 
-    slice: str
-    prefix: str
-    name: str
+    __slots__ = ()
 
     @property
     def unit(self) -> str:
