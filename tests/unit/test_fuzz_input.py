@@ -1,19 +1,23 @@
 """Property tests (hypothesis) over hostile config.json and state.json, in-process (issue 10, fuzzing).
 
 Properties: never an exception other than SimCon's own errors (so never a traceback), every error one line that
-names the file (and the JSON path where there is one), and no huge echo of the input. The real runs of accepted
-configs are in tests/integration/test_fuzz_create.py. `make fuzz` runs many more examples (docs/security.md)."""
+names the file (and the JSON path where there is one), and no huge echo of the input; a sample of damaged state
+records also goes through `simcon state` and `simcon list`. The real runs of accepted configs are in
+tests/integration/test_fuzz_create.py. `make fuzz` runs many more examples (docs/security.md)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("hypothesis", reason="a test dependency: `make setup` installs it")
 
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import hostile  # noqa: E402
@@ -153,3 +157,24 @@ def test_mutated_state(store: StateStore, data: bytes) -> None:
 @given(hostile.raw_documents(BASE_STATE) | st.binary(max_size=64))
 def test_raw_state_bytes(store: StateStore, data: bytes) -> None:
     _read_state(store, data)
+
+
+# --- a sample through the real CLI (a process per example: fewer of them) ----------------------------------------
+
+CLI_EXAMPLES = max(5, settings.default.max_examples // 10)
+SIMCON = str(Path(sys.executable).parent / "simcon")
+
+
+@settings(max_examples=CLI_EXAMPLES)
+@given(hostile.mutated_bytes(BASE_STATE) | hostile.raw_documents(BASE_STATE))
+def test_state_and_list_of_a_damaged_record_through_the_cli(store: StateStore, data: bytes) -> None:
+    with open(os.path.join(store.container_dir("fuzz"), STATE_FILE), "wb") as f:
+        f.write(data)
+    for argv in (["state", "fuzz"], ["list", "--format", "json"]):
+        proc = subprocess.run([SIMCON, "--root", store.root, *argv], capture_output=True, text=True, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode in (0, 1), proc
+        assert len(proc.stderr.splitlines()) <= 1, proc.stderr
+        if argv[0] == "list":
+            assert proc.returncode == 0, proc.stderr  # a broken record never fails the listing
+            json.loads(proc.stdout)
