@@ -23,7 +23,7 @@ def test_features_document_shape():
 
 def test_unsupported_things_are_false():
     linux = features_document()["linux"]
-    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True}
+    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": True, "systemdUser": True, "rdma": True}
     for feature in ("selinux", "intelRdt"):
         assert linux[feature] == {"enabled": False}
     assert linux["apparmor"] == {"enabled": True}

@@ -28,8 +28,8 @@ def features_document(*, idmap: bool = False) -> dict:
         "linux": {
             "namespaces": list(NAMESPACES),
             "capabilities": list(CAPABILITIES),
-            # systemd: the transient-scope driver of --systemd-cgroup (cgroup v2 hosts; cgroups.systemd).
-            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True},
+            # systemd(User): the transient-scope driver of --systemd-cgroup, root or the user's manager (cgroup v2).
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": True, "rdma": True},
             "seccomp": _seccomp(),
             "apparmor": {"enabled": True},  # applied where the host runs it (runtime.plan.lsm_labels)
             "selinux": {"enabled": False},
