@@ -80,11 +80,13 @@ def test_gc_removes_what_crashed_containers_and_a_killed_create_left(rt) -> None
     dry = rt.ok("gc", "--dry-run")
     assert dry.stdout.splitlines() == [f"would remove {dead.cid}",
                                        "skipped broken-1: its state cannot be read (use --force)"]
-    assert sorted(rt.root_entries()) == sorted([keep.cid, dead.cid, "broken-1"])
+    # `@logs`: the log files of `keep`, which `run -d` captures (docs/logging.md)
+    assert sorted(rt.root_entries()) == sorted([keep.cid, dead.cid, "broken-1", "@logs"])
     done = rt.ok("gc")
     assert done.stdout.splitlines() == [f"removed {dead.cid}",
                                         "skipped broken-1: its state cannot be read (use --force)"]
-    assert sorted(rt.root_entries()) == sorted([keep.cid, "broken-1"])
+    assert sorted(rt.root_entries()) == sorted([keep.cid, "broken-1", "@logs"])
+    assert os.listdir(rt.root / "@logs") == [keep.cid]
     assert rt.status(keep.cid) == "running"
     leftover = [d for d in Path("/sys/fs/cgroup").glob(f"*{rt.cgroup_path(dead.cid)}") if d.is_dir()]
     assert leftover == []
