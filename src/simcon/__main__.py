@@ -1,3 +1,6 @@
+from simcon import interrupts
 from simcon.cli.main import main
 
-raise SystemExit(main())
+code = main()
+interrupts.block()  # done: a late Ctrl-C must not kill the exiting interpreter (see bin/simcon)
+raise SystemExit(code)

@@ -26,13 +26,30 @@ class Terminated(BaseException):
     """SIGTERM arrived (a BaseException like KeyboardInterrupt, so `except Exception` does not swallow it)."""
 
 
-def _terminate(signum: int, frame: object) -> None:  # noqa: ARG001
+# How many critical sections are open, and the signal that came during one (raised when the last one ends). The
+# kernel-level mask alone is not enough: a signal delivered just before ``block()`` has its Python handler still
+# due, and CPython runs it at the next Python code, which may be a callback inside msgspec's decoder build.
+_critical = 0
+_pending: int | None = None
+
+
+def _handler(signum: int, frame: object) -> None:  # noqa: ARG001
+    global _pending
+    if _critical:
+        _pending = signum
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    if signum == SIGINT:
+        raise KeyboardInterrupt
     raise Terminated()
 
 
 def install() -> None:
-    _signal.signal(SIGINT, _signal.default_int_handler)
-    _signal.signal(SIGTERM, _terminate)
+    _signal.signal(SIGINT, _handler)
+    _signal.signal(SIGTERM, _handler)
 
 
 def reset_in_child() -> None:
@@ -44,18 +61,27 @@ def reset_in_child() -> None:
 
 def block() -> object:
     """Hold SIGINT and SIGTERM from now on; returns what ``restore`` needs (for a section that is not a block)."""
+    global _critical
+    _critical += 1
     return _signal.pthread_sigmask(_signal.SIG_BLOCK, _BOTH)
 
 
 def restore(previous: object) -> None:
     """End a ``block()``: a signal that arrived meanwhile is delivered now (and raises here)."""
-    _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
+    global _critical, _pending
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)  # a held signal's Python handler is now due...
+    _critical -= 1
+    if _critical == 0 and _pending is not None:  # ...or it already came, during the section
+        signum, _pending = _pending, None
+        _raise(signum)
 
 
 def drop_pending() -> None:
     """Forget a SIGINT or SIGTERM held by ``block()`` (the work it would have interrupted is done)."""
+    global _pending
     while _signal.sigtimedwait(_BOTH, 0) is not None:
         pass
+    _pending = None
 
 
 class deferred:  # noqa: N801 - used as a function: `with interrupts.deferred():`

@@ -11,7 +11,7 @@ import os
 import sys
 from importlib import import_module
 
-from simcon import interrupts, log
+from simcon import faults, interrupts, log
 from simcon.version import OCI_VERSION, __version__
 from simcon.cli.args import SUPPRESS, ArgumentParser, Namespace
 from simcon.errors import SimconError, UsageError, shorten
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     inside a verb they unwind through its rollback first."""
     interrupts.install()
     try:
+        faults.point("cli:started")
         return _main(argv)
     except KeyboardInterrupt:
         return _interrupted(None, "interrupted", EXIT_INTERRUPTED)

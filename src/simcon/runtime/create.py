@@ -125,6 +125,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         if options.pid_file:
             write_atomically(os.path.abspath(options.pid_file), str(state.pid).encode(), 0o644)
         faults.point("create:done")
+        # Committed: the container exists as asked. A signal from here on has nothing left to undo: dropped.
+        committed = interrupts.block()
     except BaseException as exc:
         with interrupts.deferred():  # the rollback runs to its end, whatever signal comes
             launcher.undo(exc)
@@ -135,6 +137,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
             plan.console_socket.close()
         if console_receiver is not None:
             console_receiver.close()
+    interrupts.drop_pending()
+    interrupts.restore(committed)
     return Created(state, master)
 
 

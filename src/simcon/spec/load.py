@@ -24,11 +24,13 @@ import stat
 from collections.abc import Callable
 from typing import TypeVar
 
-import msgspec
-
 from simcon import interrupts
 from simcon.errors import ConfigError, shorten
-from simcon.spec.model import Process, Spec
+
+with interrupts.deferred():  # msgspec and the models are made with Ctrl-C held (see simcon.spec.model)
+    import msgspec
+
+    from simcon.spec.model import Process, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
 __all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
+from simcon import interrupts
+
+# Ctrl-C while msgspec creates these classes crashed SimCon later (SIGSEGV in the decoder build): the exception
+# raised by the signal handler inside msgspec's C code can be swallowed there, leaving a half-made class. Signals
+# wait until the module is done (restored at the bottom; an import error ends the process anyway).
+_held = interrupts.block()
+
+import msgspec  # noqa: E402
 
 U16 = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
 U32 = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF_FFFF)]
@@ -373,3 +380,6 @@ class Spec(_Model):
     hooks: Hooks = msgspec.field(default_factory=Hooks)
     annotations: dict[str, str] = {}
     linux: Linux = msgspec.field(default_factory=Linux)
+
+
+interrupts.restore(_held)
