@@ -1,6 +1,6 @@
 """A thin client of systemd's manager over D-Bus (``org.freedesktop.systemd1``), on jeepney.
 
-jeepney is pure Python and small, but still ~15 ms to import (it pulls ``re``, ``enum``, ``socket``): only the
+jeepney is pure Python and small, but still 15-30 ms to import (it pulls ``re``, ``enum``, ``socket``): only the
 systemd cgroup driver imports this module, and only for the calls that need the manager (create, update, delete);
 ``state``, ``kill``, ``ps``, ``pause`` and ``events`` work on cgroupfs and never load it.
 
