@@ -213,6 +213,18 @@ def test_start_interrupted_or_killed_at_each_step(rt) -> None:
             delete_and_check(rt, bundle.cid, mark)
 
 
+def test_start_again_after_a_start_killed_right_after_the_release(rt) -> None:
+    """The process runs but exec.fifo is still there: a second `start` must see that, not wait for ever."""
+    bundle, mark = _created(rt)
+    proc = rt.run("start", bundle.cid, wrap=with_env(SIMCON_TEST_FAULT="start:released:KILL"))
+    check_outcome(rt, proc, "KILL")
+    rt.wait_for(lambda: _processes_naming(mark), 30, "the container's process")
+    proc = rt.run("start", bundle.cid, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, rt.describe(proc)
+    assert rt.status(bundle.cid) == "running"
+    delete_and_check(rt, bundle.cid, mark)
+
+
 def test_exec_killed_or_interrupted_at_each_step(rt) -> None:
     mark = new_mark()
     bundle = sleeper(rt, mark)

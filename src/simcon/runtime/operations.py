@@ -101,8 +101,28 @@ def _release_init(fifo: str, state: ContainerState) -> None:
                 raise InitError("start", "container init exited before it could start the process")
             if not procfs.is_alive(state.pid, state.init_start_time):
                 raise InitError("start", "container init is no longer running")
+            if _runs_the_program(state.pid):
+                return  # an earlier `start` released it and was killed before it could record that
     finally:
         os.close(fd)
+
+
+def _runs_the_program(pid: int) -> bool:
+    """Whether the init has exec'd the container's program: neither waiting for a fifo partner, nor SimCon's
+    trampoline (memfd) or interpreter any more. Without this a `start` killed right after the release leaves a
+    running container whose exec.fifo still says `created`, and every later `start` would wait for ever."""
+    import sys
+
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            if f.read() == "wait_for_partner":
+                return False
+        if os.readlink(f"/proc/{pid}/exe").startswith("/memfd:simcon-exec"):
+            return False
+        exe, own = os.stat(f"/proc/{pid}/exe"), os.stat(sys.executable)
+    except OSError:
+        return False
+    return (exe.st_dev, exe.st_ino) != (own.st_dev, own.st_ino)
 
 
 def kill_container(store: StateStore, container_id: str, sig: int, *, all_processes: bool = False) -> None:
