@@ -119,5 +119,5 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
 
         spawn_monitored(store, args.container_id, options, logs, start=False)
         return 0
-    create_container(store, args.container_id, options)
+    create_container(store, args.container_id, options, hold_signals_after_commit=True)
     return 0

@@ -62,7 +62,11 @@ class Created:
         self.console_master = console_master
 
 
-def create_container(store: StateStore, container_id: str, options: CreateOptions) -> Created:
+def create_container(store: StateStore, container_id: str, options: CreateOptions, *,
+                     hold_signals_after_commit: bool = False) -> Created:
+    """Create the container. Once it exists as asked (the commit point), SIGINT/SIGTERM have nothing left to undo:
+    a pending one is dropped, and with ``hold_signals_after_commit`` (the `create` verb, which only exits next)
+    both stay held until the process ends, so none can turn a created container into a failed command."""
     validate_id(container_id)
     if options.preserve_fds < 0:
         raise SimconError(f"--preserve-fds must not be negative (got {options.preserve_fds})")
@@ -138,7 +142,8 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         if console_receiver is not None:
             console_receiver.close()
     interrupts.drop_pending()
-    interrupts.restore(committed)
+    if not hold_signals_after_commit:
+        interrupts.restore(committed)
     return Created(state, master)
 
 
