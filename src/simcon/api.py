@@ -98,7 +98,7 @@ class Runtime:
 
         self.store = store if store is not None else StateStore(root or default_root())
         self.root = self.store.root  # type: ignore[attr-defined]
-        self.rootless = (os.geteuid() != 0) if rootless is None else rootless
+        self.rootless = rootless  # None: decided where the plan is built (runtime.plan.options.rootless_mode)
 
     # -- queries -------------------------------------------------------------------------------------------
 

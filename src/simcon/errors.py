@@ -134,6 +134,7 @@ class CgroupError(SimconError):
 
     def __init__(self, message: str, *, path: str = "", errno: int = 0) -> None:
         super().__init__(f"cgroup `{path}`: {message}" if path else f"cgroup: {message}")
+        self.problem = message
         self.path = path
         self.errno = errno
 

@@ -18,7 +18,7 @@ from simcon.cgroups.v2 import V2Cgroup
 from simcon.cli.events import parse_duration
 from simcon.cli.update import parse_size
 from simcon.errors import ConfigError
-from simcon.runtime.cgroup_ops import decode_resources
+from simcon.runtime.plan.cgroup import update_resources as decode_resources
 from simcon.spec.model import Resources
 
 

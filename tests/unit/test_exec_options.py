@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from simcon.errors import UsageError
-from simcon.runtime.exec import ExecOptions, _amend, _parse_cgroup_option, _parse_user
+from simcon.runtime.exec import ExecOptions, _parse_cgroup_option
+from simcon.runtime.plan.exec_plan import _amend, _parse_user
 from simcon.spec.model import Capabilities, Process, User
 
 

@@ -1,4 +1,5 @@
-"""simcon.runtime.plan.build_plan: a Spec loaded from a real (tmp) bundle -> the plain LaunchPlan the children get."""
+"""simcon.runtime.plan.build_plan: a Spec loaded from a real (tmp) bundle -> the frozen CreatePlan (and the ContainerPlan
+the children get)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 
 import pytest
 
-from simcon.errors import ConfigError
-from simcon.runtime.plan import DEFAULT_DEVICES, LaunchPlan, build_plan
+from simcon.errors import CgroupError, ConfigError
+from simcon.init.plan import MountPlan
+from simcon.runtime.plan import DEFAULT_DEVICES, CreatePlan, build_plan
 from simcon.spec.default import default_spec
 from simcon.spec.load import load_config
 
@@ -36,7 +38,7 @@ def base_config() -> dict:
     return config
 
 
-def plan_for(tmp_path, config: dict, container_id: str = "web") -> LaunchPlan:
+def plan_for(tmp_path, config: dict, container_id: str = "web") -> CreatePlan:
     bundle = tmp_path / "bundle"
     (bundle / "rootfs").mkdir(parents=True, exist_ok=True)
     (bundle / "config.json").write_text(json.dumps(config))
@@ -50,8 +52,8 @@ def with_mounts(*mounts: dict) -> dict:
     return config
 
 
-def find_mount(plan: LaunchPlan, destination: str):  # noqa: ANN201
-    matches = [mp for mp in plan.mounts if mp.destination == destination]
+def find_mount(plan: CreatePlan, destination: str) -> MountPlan:
+    matches = [mp for mp in plan.container.mounts if mp.destination == destination]
     assert len(matches) == 1, destination
     return matches[0]
 
@@ -64,17 +66,17 @@ def test_default_spec_plan(tmp_path) -> None:
     bundle = tmp_path / "bundle"
     assert plan.container_id == "web"
     assert plan.bundle == str(bundle)
-    assert plan.rootfs == os.path.realpath(bundle / "rootfs")
-    assert plan.rootfs_readonly is True
-    assert plan.rootfs_propagation == MS_SLAVE | MS_REC
-    assert plan.hostname == "simcon"
-    assert plan.args == ["sh"]
-    assert plan.cwd == "/"
-    assert plan.no_new_privileges is True
-    assert [mp.destination for mp in plan.mounts] == [m["destination"] for m in default_spec()["mounts"]]
-    assert [mp.index for mp in plan.mounts] == list(range(len(plan.mounts)))
-    assert plan.masked_paths == default_spec()["linux"]["maskedPaths"]
-    assert plan.readonly_paths == default_spec()["linux"]["readonlyPaths"]
+    assert plan.container.rootfs == os.path.realpath(bundle / "rootfs")
+    assert plan.container.rootfs_readonly is True
+    assert plan.container.rootfs_propagation == MS_SLAVE | MS_REC
+    assert plan.container.hostname == "simcon"
+    assert plan.container.process.args == ("sh",)
+    assert plan.container.process.cwd == "/"
+    assert plan.container.process.no_new_privileges is True
+    assert [mp.destination for mp in plan.container.mounts] == [m["destination"] for m in default_spec()["mounts"]]
+    assert [mp.index for mp in plan.container.mounts] == list(range(len(plan.container.mounts)))
+    assert list(plan.container.masked_paths) == default_spec()["linux"]["maskedPaths"]
+    assert list(plan.container.readonly_paths) == default_spec()["linux"]["readonlyPaths"]
 
 
 def test_absolute_root_path_through_a_symlink_is_resolved(tmp_path) -> None:
@@ -84,8 +86,8 @@ def test_absolute_root_path_through_a_symlink_is_resolved(tmp_path) -> None:
     config = base_config()
     config["root"] = {"path": str(tmp_path / "link")}
     plan = plan_for(tmp_path, config)
-    assert plan.rootfs == str(real)
-    assert plan.rootfs_readonly is False
+    assert plan.container.rootfs == str(real)
+    assert plan.container.rootfs_readonly is False
 
 
 def test_process_fields(tmp_path) -> None:
@@ -95,14 +97,14 @@ def test_process_fields(tmp_path) -> None:
         "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 0o22},
     })
     plan = plan_for(tmp_path, config)
-    assert (plan.args, plan.env, plan.cwd) == (["/bin/echo", "hi"], ["A=1"], "/srv")
-    assert (plan.uid, plan.gid, plan.additional_gids, plan.umask) == (1000, 100, [5, 6], 0o22)
+    assert (plan.container.process.args, plan.container.process.env, plan.container.process.cwd) == (("/bin/echo", "hi"), ("A=1",), "/srv")
+    assert (plan.container.process.uid, plan.container.process.gid, plan.container.process.additional_gids, plan.container.process.umask) == (1000, 100, (5, 6), 0o22)
 
 
 def test_rootfs_propagation(tmp_path) -> None:
     config = base_config()
     config["linux"]["rootfsPropagation"] = "private"
-    assert plan_for(tmp_path, config).rootfs_propagation == MS_PRIVATE
+    assert plan_for(tmp_path, config).container.rootfs_propagation == MS_PRIVATE
 
 
 def test_build_plan_does_not_modify_the_spec(tmp_path) -> None:
@@ -121,10 +123,10 @@ def test_build_plan_does_not_modify_the_spec(tmp_path) -> None:
 
 def test_namespaces_without_path_are_unshared(tmp_path) -> None:
     plan = plan_for(tmp_path, base_config())
-    assert plan.unshare_flags == (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
+    assert plan.container.unshare_flags == (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
                                   | CLONE_NEWCGROUP)
-    assert plan.own_namespaces == {"pid", "network", "ipc", "uts", "mount", "cgroup"}
-    assert plan.join_namespaces == []
+    assert plan.container.own_namespaces == {"pid", "network", "ipc", "uts", "mount", "cgroup"}
+    assert plan.container.join_namespaces == ()
 
 
 def test_namespaces_with_path_are_joined_not_unshared(tmp_path) -> None:
@@ -134,12 +136,12 @@ def test_namespaces_with_path_are_joined_not_unshared(tmp_path) -> None:
         {"type": "ipc", "path": "/proc/1/ns/ipc"}, {"type": "uts"},
     ]
     plan = plan_for(tmp_path, config)
-    assert plan.unshare_flags == CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS
-    assert plan.own_namespaces == {"pid", "mount", "uts"}
-    assert plan.join_namespaces == [("/var/run/netns/blue", CLONE_NEWNET, "network"),
-                                    ("/proc/1/ns/ipc", CLONE_NEWIPC, "ipc")]
-    assert plan.has_namespace("network") and plan.has_namespace("pid")
-    assert not plan.has_namespace("cgroup")
+    assert plan.container.unshare_flags == CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS
+    assert plan.container.own_namespaces == {"pid", "mount", "uts"}
+    assert plan.container.join_namespaces == (("/var/run/netns/blue", CLONE_NEWNET, "network"),
+                                              ("/proc/1/ns/ipc", CLONE_NEWIPC, "ipc"))
+    assert plan.container.has_namespace("network") and plan.container.has_namespace("pid")
+    assert not plan.container.has_namespace("cgroup")
 
 
 def test_no_linux_section(tmp_path) -> None:
@@ -147,8 +149,8 @@ def test_no_linux_section(tmp_path) -> None:
     del config["linux"]
     del config["hostname"]  # a hostname needs a uts namespace
     plan = plan_for(tmp_path, config)
-    assert plan.unshare_flags == 0 and plan.join_namespaces == []
-    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS
+    assert plan.container.unshare_flags == 0 and plan.container.join_namespaces == ()
+    assert [d.path for d in plan.container.devices] == DEFAULT_DEVICE_PATHS
 
 
 def test_new_user_namespace_is_created_apart_with_its_maps(tmp_path) -> None:
@@ -157,11 +159,11 @@ def test_new_user_namespace_is_created_apart_with_its_maps(tmp_path) -> None:
     config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 1000}]
     plan = plan_for(tmp_path, config)
-    assert plan.new_user_namespace is True
-    assert not plan.unshare_flags & 0x10000000  # CLONE_NEWUSER: unshared alone, before the others
-    assert plan.unshare_flags & CLONE_NEWPID
-    assert plan.uid_mappings == [(0, 100000, 65536)]
-    assert plan.gid_mappings == [(0, 200000, 1000)]
+    assert plan.container.new_user_namespace is True
+    assert not plan.container.unshare_flags & 0x10000000  # CLONE_NEWUSER: unshared alone, before the others
+    assert plan.container.unshare_flags & CLONE_NEWPID
+    assert plan.uid_mappings == ((0, 100000, 65536),)
+    assert plan.gid_mappings == ((0, 200000, 1000),)
 
 
 def test_a_user_namespace_given_by_path_is_joined_first(tmp_path) -> None:
@@ -169,8 +171,8 @@ def test_a_user_namespace_given_by_path_is_joined_first(tmp_path) -> None:
     config["linux"]["namespaces"] = [{"type": "uts"}, {"type": "network", "path": "/proc/1/ns/net"},
                                      {"type": "user", "path": "/proc/1/ns/user"}]
     plan = plan_for(tmp_path, config)
-    assert [kind for _, _, kind in plan.join_namespaces] == ["user", "network"]
-    assert plan.new_user_namespace is False
+    assert [kind for _, _, kind in plan.container.join_namespaces] == ["user", "network"]
+    assert plan.container.new_user_namespace is False
 
 
 # --- mounts ----------------------------------------------------------------------------------------------------
@@ -232,12 +234,12 @@ def test_mount_without_source_uses_its_type(tmp_path) -> None:
 def test_propagation_of_a_mount(tmp_path) -> None:
     plan = plan_for(tmp_path, with_mounts({"destination": "/data", "type": "bind", "source": "/srv",
                                            "options": ["rbind", "rprivate"]}))
-    assert find_mount(plan, "/data").propagation == [MS_PRIVATE | MS_REC]
+    assert find_mount(plan, "/data").propagation == (MS_PRIVATE | MS_REC,)
 
 
 def test_describe_names_index_and_destination(tmp_path) -> None:
     plan = plan_for(tmp_path, base_config())
-    assert plan.mounts[0].describe() == "mounts[0] `/proc`"
+    assert plan.container.mounts[0].describe() == "mounts[0] `/proc`"
 
 
 @pytest.mark.parametrize("option, index", [("tmpcopyup", 7), ("", 7)])
@@ -288,7 +290,6 @@ def test_idmapped_mount_plan(tmp_path, option: str | None, recursive: bool) -> N
                                            "options": options, **IDMAP}))
     idmap = find_mount(plan, "/data").idmap
     assert (idmap.uid_map, idmap.gid_map, idmap.recursive) == ("0 100000 65536\n", "0 200000 10\n10 5 1\n", recursive)
-    assert idmap.tree_fd == -1  # made by create, before fork
 
 
 def test_idmap_without_mappings_uses_the_containers_user_namespace(tmp_path) -> None:
@@ -340,10 +341,10 @@ def test_sysfs_is_read_only_in_the_host_network_namespace(tmp_path) -> None:
 
 def test_default_devices_are_present(tmp_path) -> None:
     plan = plan_for(tmp_path, base_config())
-    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS
-    null = plan.devices[0]
+    assert [d.path for d in plan.container.devices] == DEFAULT_DEVICE_PATHS
+    null = plan.container.devices[0]
     assert (null.kind, null.major, null.minor, null.mode, null.uid, null.gid) == ("c", 1, 3, 0o666, 0, 0)
-    tty = plan.devices[-1]
+    tty = plan.container.devices[-1]
     assert (tty.major, tty.minor) == (5, 0)
 
 
@@ -354,8 +355,8 @@ def test_config_devices_come_after_the_defaults(tmp_path) -> None:
         {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0},
     ]
     plan = plan_for(tmp_path, config)
-    assert [d.path for d in plan.devices] == DEFAULT_DEVICE_PATHS + ["/dev/fuse", "/dev/sda"]
-    fuse, sda = plan.devices[-2:]
+    assert [d.path for d in plan.container.devices] == DEFAULT_DEVICE_PATHS + ["/dev/fuse", "/dev/sda"]
+    fuse, sda = plan.container.devices[-2:]
     assert (fuse.kind, fuse.major, fuse.minor, fuse.mode) == ("c", 10, 229, 0o600)
     assert (sda.kind, sda.major, sda.minor, sda.mode, sda.uid, sda.gid) == ("b", 8, 0, 0o666, 0, 0)
 
@@ -367,10 +368,10 @@ def test_no_default_devices_when_dev_is_bind_mounted(tmp_path, destination: str)
     config["mounts"].append({"destination": destination, "type": "bind", "source": "/dev", "options": ["rbind"]})
     config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
     plan = plan_for(tmp_path, config)
-    assert [d.path for d in plan.devices] == ["/dev/fuse"]
+    assert [d.path for d in plan.container.devices] == ["/dev/fuse"]
     # Someone else's /dev: the node is only checked there, and no /dev links are added to it.
-    assert [d.may_create for d in plan.devices] == [False]
-    assert plan.dev_links is False
+    assert [d.may_create for d in plan.container.devices] == [False]
+    assert plan.container.dev_links is False
 
 
 def test_bound_dev_leaves_devices_elsewhere_creatable(tmp_path) -> None:
@@ -379,7 +380,7 @@ def test_bound_dev_leaves_devices_elsewhere_creatable(tmp_path) -> None:
     config["mounts"].append({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind"]})
     config["linux"]["devices"] = [{"path": "/opt/dev/fuse", "type": "c", "major": 10, "minor": 229},
                                   {"path": "/dev/../devx", "type": "c", "major": 1, "minor": 3}]
-    assert [d.may_create for d in plan_for(tmp_path, config).devices] == [True, True]
+    assert [d.may_create for d in plan_for(tmp_path, config).container.devices] == [True, True]
 
 
 def test_a_config_device_replaces_the_default_of_its_path(tmp_path) -> None:
@@ -387,24 +388,28 @@ def test_a_config_device_replaces_the_default_of_its_path(tmp_path) -> None:
     config["linux"]["devices"] = [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600,
                                    "uid": 1000}]
     plan = plan_for(tmp_path, config)
-    assert [d.path for d in plan.devices] == [p for p in DEFAULT_DEVICE_PATHS if p != "/dev/null"] + ["/dev/null"]
-    null = plan.devices[-1]
+    assert [d.path for d in plan.container.devices] == [p for p in DEFAULT_DEVICE_PATHS if p != "/dev/null"] + ["/dev/null"]
+    null = plan.container.devices[-1]
     assert (null.mode, null.uid, null.index) == (0o600, 1000, 0)
     assert null.describe() == "linux.devices[0] `/dev/null`"
-    assert plan.devices[0].describe() == "device `/dev/zero`" and plan.dev_links is True
+    assert plan.container.devices[0].describe() == "device `/dev/zero`" and plan.container.dev_links is True
 
 
 def test_default_devices_kept_when_dev_is_a_tmpfs(tmp_path) -> None:
     config = base_config()
     assert any(m["destination"] == "/dev" and m["type"] == "tmpfs" for m in config["mounts"])
-    assert [d.path for d in plan_for(tmp_path, config).devices] == DEFAULT_DEVICE_PATHS
+    assert [d.path for d in plan_for(tmp_path, config).container.devices] == DEFAULT_DEVICE_PATHS
 
 
-def test_default_devices_are_not_shared_between_plans(tmp_path) -> None:
+def test_the_plan_is_frozen(tmp_path) -> None:
     plan = plan_for(tmp_path, base_config())
-    plan.devices.clear()
+    for owner, field in ((plan, "start_timeout"), (plan.container, "hostname"), (plan.container.process, "uid"),
+                         (plan.container.devices[0], "mode"), (plan.container.mounts[0], "flags"),
+                         (plan.hooks, "prestart"), (plan.cgroup, "path")):
+        with pytest.raises(AttributeError):
+            setattr(owner, field, getattr(owner, field))
+    assert isinstance(plan.container.devices, tuple) and isinstance(plan.container.mounts, tuple)
     assert len(DEFAULT_DEVICES) == 6
-    assert [d.path for d in plan_for(tmp_path, base_config()).devices] == DEFAULT_DEVICE_PATHS
 
 
 # --- hooks -----------------------------------------------------------------------------------------------------
@@ -418,20 +423,30 @@ def with_hooks(**hooks: list) -> dict:
 
 def test_no_hooks(tmp_path) -> None:
     plan = plan_for(tmp_path, base_config())
-    assert plan.create_runtime_hooks is False
-    assert plan.create_container_hooks == [] and plan.start_container_hooks == []
+    assert plan.hooks.init_waits is False and plan.container.sync_create_hooks is False
+    assert all(getattr(plan.hooks, kind) == () for kind in ("prestart", "create_runtime", "create_container",
+                                                             "start_container", "poststart", "poststop"))
 
 
-@pytest.mark.parametrize("kind", ["prestart", "createRuntime"])
-def test_prestart_or_create_runtime_hooks_make_init_stop(tmp_path, kind: str) -> None:
+@pytest.mark.parametrize("kind, field", [("prestart", "prestart"), ("createRuntime", "create_runtime"),
+                                         ("createContainer", "create_container"),
+                                         ("startContainer", "start_container")])
+def test_hooks_before_the_process_make_init_wait(tmp_path, kind: str, field: str) -> None:
+    """The init stops for the parent: to let it run prestart/createRuntime, and to get the state its own hooks
+    receive on stdin."""
     plan = plan_for(tmp_path, with_hooks(**{kind: [{"path": "/bin/true"}]}))
-    assert plan.create_runtime_hooks is True
-    assert plan.create_container_hooks == [] and plan.start_container_hooks == []
+    assert plan.container.sync_create_hooks is True
+    assert [h.path for h in getattr(plan.hooks, field)] == ["/bin/true"]
 
 
-@pytest.mark.parametrize("kind", ["createContainer", "startContainer", "poststart", "poststop"])
-def test_other_hooks_do_not_make_init_stop(tmp_path, kind: str) -> None:
-    assert plan_for(tmp_path, with_hooks(**{kind: [{"path": "/bin/true"}]})).create_runtime_hooks is False
+@pytest.mark.parametrize("kind", ["poststart", "poststop"])
+def test_hooks_after_the_start_do_not_make_init_wait(tmp_path, kind: str) -> None:
+    plan = plan_for(tmp_path, with_hooks(**{kind: [{"path": "/bin/true", "timeout": 4}, {"path": "/bin/false"}]}))
+    assert plan.container.sync_create_hooks is False
+    assert [h.to_json() for h in getattr(plan.hooks, kind)] == [
+        {"path": "/bin/true", "args": [], "env": [], "timeout": 4},
+        {"path": "/bin/false", "args": [], "env": [], "timeout": None},
+    ]
 
 
 def test_container_hooks_are_carried_in_order(tmp_path) -> None:
@@ -439,8 +454,55 @@ def test_container_hooks_are_carried_in_order(tmp_path) -> None:
         createContainer=[{"path": "/bin/a", "args": ["a", "1"], "env": ["X=1"], "timeout": 3}, {"path": "/bin/b"}],
         startContainer=[{"path": "/bin/c"}],
     ))
-    assert [h.to_json() for h in plan.create_container_hooks] == [
+    assert [h.to_json() for h in plan.container.create_container_hooks] == [
         {"path": "/bin/a", "args": ["a", "1"], "env": ["X=1"], "timeout": 3},
         {"path": "/bin/b", "args": [], "env": [], "timeout": None},
     ]
-    assert [h.path for h in plan.start_container_hooks] == ["/bin/c"]
+    assert plan.container.create_container_hooks == plan.hooks.create_container
+    assert [h.path for h in plan.container.start_container_hooks] == ["/bin/c"]
+
+
+def test_hooks_on_the_way_to_start_get_the_start_timeout(tmp_path) -> None:
+    config = with_hooks(prestart=[{"path": "/bin/p"}], createRuntime=[{"path": "/bin/r", "timeout": 2}],
+                        startContainer=[{"path": "/bin/s"}], createContainer=[{"path": "/bin/c"}])
+    config["annotations"] = {"run.oci.simcon.start-timeout": "7.5"}
+    plan = plan_for(tmp_path, config)
+    assert plan.start_timeout == 7.5
+    assert [h.timeout for h in (*plan.hooks.prestart, *plan.hooks.create_runtime, *plan.hooks.start_container,
+                                *plan.hooks.create_container)] == [8, 2, 8, None]
+
+
+def test_a_bad_start_timeout_names_the_annotation(tmp_path) -> None:
+    config = base_config()
+    config["annotations"] = {"run.oci.simcon.start-timeout": "soon"}
+    with pytest.raises(ConfigError) as info:
+        plan_for(tmp_path, config)
+    assert info.value.json_path == 'annotations["run.oci.simcon.start-timeout"]'
+
+
+# --- cgroup ----------------------------------------------------------------------------------------------------
+
+
+def test_cgroups_path_as_given_with_the_driver(tmp_path) -> None:
+    assert plan_for(tmp_path, base_config(), "web").cgroup.path is None  # the driver's default: /simcon/web
+    config = base_config()
+    config["linux"]["cgroupsPath"] = "/mine/web"
+    request = plan_for(tmp_path, config).cgroup
+    assert (request.path, request.driver) == ("/mine/web", "cgroupfs")
+
+
+@pytest.mark.parametrize("path", ["a:b:c", "system.slice:simcon:web"])
+def test_a_systemd_cgroups_path_is_refused_before_anything_is_made(tmp_path, path: str) -> None:
+    config = base_config()
+    config["linux"]["cgroupsPath"] = path
+    with pytest.raises(CgroupError, match="pass --systemd-cgroup"):
+        plan_for(tmp_path, config)
+
+
+def test_the_cgroup_request_carries_the_resources(tmp_path) -> None:
+    config = base_config()
+    config["linux"]["resources"] = {"pids": {"limit": 10}}
+    request = plan_for(tmp_path, config).cgroup
+    assert request.resources.pids.limit == 10 and request.sets_resources
+    del config["linux"]["resources"]
+    assert not plan_for(tmp_path, config).cgroup.sets_resources

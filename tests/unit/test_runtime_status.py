@@ -139,7 +139,8 @@ EXPECTED_ALLOWED = {
     "delete --force": set(ALL_STATUSES),
     "pause": {st.RUNNING},
     "resume": {st.PAUSED},
-    "exec": {st.CREATED, st.RUNNING},
+    "exec": {st.CREATED, st.RUNNING, st.PAUSED},  # paused: only with --ignore-paused, which exec checks
+    "update": {st.CREATED, st.RUNNING, st.PAUSED},
 }
 
 

@@ -9,8 +9,8 @@ import socket
 
 from simcon.errors import InitError
 from simcon.init import container_init, exec_init, sync
+from simcon.init.plan import ContainerLaunch, ContainerPlan, ExecLaunch, ExecPlan, ProcessPlan
 from simcon.linux import process as proc
-from simcon.runtime.plan import LaunchPlan
 
 PR_GET_DUMPABLE = 3
 
@@ -40,11 +40,16 @@ def dumpable_at_first_wait(body) -> str:  # noqa: ANN001
     return message["message"]
 
 
+PROCESS = ProcessPlan(args=("sh",))
+CONTAINER = ContainerPlan(container_id="c", rootfs="/nonexistent", process=PROCESS)
+EXEC = ExecPlan(container_id="c", init_pid=1, process=PROCESS)
+
+
 def test_create_intermediate_is_not_dumpable() -> None:
     assert proc.prctl(PR_GET_DUMPABLE) == 1
     spare = sync.Channel.pair("init")
     try:
-        assert dumpable_at_first_wait(lambda ch: container_init.run_intermediate(LaunchPlan(), ch, spare[1])) == \
+        assert dumpable_at_first_wait(lambda ch: container_init.run_intermediate(CONTAINER, ContainerLaunch(), ch, spare[1])) == \
             "dumpable=0"
     finally:
         for channel in spare:
@@ -52,5 +57,5 @@ def test_create_intermediate_is_not_dumpable() -> None:
 
 
 def test_exec_intermediate_is_not_dumpable() -> None:
-    assert dumpable_at_first_wait(lambda ch: exec_init.run_exec_intermediate(exec_init.ExecPlan(), ch)) == \
+    assert dumpable_at_first_wait(lambda ch: exec_init.run_exec_intermediate(EXEC, ExecLaunch(), ch)) == \
         "dumpable=0"

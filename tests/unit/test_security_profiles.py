@@ -35,7 +35,7 @@ def test_default_profile_is_an_allow_list_for_the_host_family() -> None:
 
 def test_default_profile_compiles_without_skipping_anything(capsys) -> None:
     plan = seccomp_plan(seccomp(**default_profile()), CFG)
-    assert plan.skipped == []
+    assert plan.skipped == ()
     assert plan.program and len(plan.program) % 8 == 0
     assert capsys.readouterr().err == ""
 
@@ -45,7 +45,7 @@ def test_compile_flags_and_skipped_names(capsys, warnings_on_stderr) -> None:
                                          syscalls=[{"names": ["mkdir", "bogus_call"], "action": "SCMP_ACT_ERRNO"}]),
                                  CFG)
     assert plan.flags == 2
-    assert plan.skipped == ["bogus_call"]
+    assert plan.skipped == ("bogus_call",)
     assert "linux.seccomp.syscalls: syscalls unknown to libseccomp.so.2 skipped: bogus_call" in capsys.readouterr().err
 
 

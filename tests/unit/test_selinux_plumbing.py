@@ -56,11 +56,11 @@ def labelled_plan(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
 
 
 def test_the_process_label_is_in_the_plan(labelled_plan) -> None:  # noqa: ANN001
-    assert labelled_plan.selinux_label == PROCESS_LABEL
+    assert labelled_plan.container.process.selinux_label == PROCESS_LABEL
 
 
 def test_the_mount_label_goes_only_where_runc_puts_it(labelled_plan) -> None:  # noqa: ANN001
-    by_destination = {mp.destination: mp for mp in labelled_plan.mounts}
+    by_destination = {mp.destination: mp for mp in labelled_plan.container.mounts}
     context = f'context="{MOUNT_LABEL}"'
     for labelled in ("/dev", "/dev/pts", "/dev/shm"):
         assert by_destination[labelled].data.endswith(context), (labelled, by_destination[labelled].data)
@@ -75,5 +75,5 @@ def test_no_label_no_context(tmp_path) -> None:
     (bundle / "rootfs").mkdir(parents=True)
     (bundle / "config.json").write_text(json.dumps(config))
     plan = build_plan(load_config(str(bundle)), str(bundle), "web", config_file=str(bundle / "config.json"))
-    assert plan.selinux_label is None
-    assert not any("context=" in mp.data for mp in plan.mounts)
+    assert plan.container.process.selinux_label is None
+    assert not any("context=" in mp.data for mp in plan.container.mounts)

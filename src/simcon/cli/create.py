@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from simcon.cli.args import ArgumentParser, Namespace
 
 HELP = "create a container from a bundle (its process waits for `start`)"
@@ -98,14 +96,13 @@ def options_from(args: Namespace):  # noqa: ANN201
                          network=network_options(args, engine_call),
                          systemd_cgroup=args.systemd_cgroup,
                          # simcon.toml's cgroup_manager: only for a config.json without cgroupsPath (create).
-                         systemd_cgroup_default=settings.get("cgroup_manager") == "systemd")
+                         systemd_cgroup_default=settings.get("cgroup_manager") == "systemd",
+                         start_timeout=settings.get("start_timeout"))
 
 
-def rootless_mode(value: str) -> bool:
-    """The global ``--rootless true|false|auto``; auto: rootless when not root (as runc decides)."""
-    if value == "auto":
-        return os.geteuid() != 0
-    return value == "true"
+def rootless_mode(value: str) -> bool | None:
+    """The global ``--rootless true|false|auto``; auto (None) is decided where the plan is built."""
+    return {"true": True, "false": False}.get(value)
 
 
 def run(args: Namespace, store) -> int:  # noqa: ANN001

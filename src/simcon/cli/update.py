@@ -92,7 +92,8 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
     import sys
 
     from simcon.errors import UsageError
-    from simcon.runtime.cgroup_ops import decode_resources, update_container
+    from simcon.runtime.cgroup_ops import update_container
+    from simcon.runtime.plan.cgroup import update_resources
 
     flags = resources_from_flags(args)
     if args.resources is not None:
@@ -111,5 +112,5 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
         if not flags:
             raise UsageError("nothing to update: give --resources FILE|- or a resource flag")
         data, source = json.dumps(flags).encode(), "the command line"
-    update_container(store, args.container_id, decode_resources(data, source))
+    update_container(store, args.container_id, update_resources(data, source))
     return 0

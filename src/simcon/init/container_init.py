@@ -16,16 +16,22 @@ import os
 import socket
 
 from simcon import faults
-from simcon.init import rootfs as fs
 from simcon.init import process_setup, sync, tiny_init
-from simcon.linux import lsm
+from simcon.init import rootfs as fs
+from simcon.init.plan import ContainerLaunch, ContainerPlan, HookPlan, MountPlan
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
-from simcon.linux import seccomp
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from simcon.init.process_setup import Step
 
 
-def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) -> None:  # noqa: ANN001
+def run_intermediate(plan: ContainerPlan, launch: ContainerLaunch, channel: sync.Channel,
+                     init_channel: sync.Channel) -> None:
     """Body of the intermediate child; never returns."""
     step = "make the intermediate non-dumpable"
     try:
@@ -51,15 +57,16 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
         if plan.new_user_namespace:
             step = "create the user namespace"
             ns.unshare(ns.CLONE_NEWUSER)
-            if plan.setgroups_denied or plan.id_map_helpers:
+            if plan.process.setgroups_denied or plan.id_map_helpers:
                 # An unprivileged parent can write the maps of a dumpable process only (a non-dumpable one's
                 # /proc files belong to root). Nothing of the container runs yet, and the parent is our own user.
                 proc.set_dumpable(True)
             channel.send(sync.IDMAP_REQUEST)
             maps = channel.expect(sync.IDMAP_DONE, "wait for the uid and gid maps")
             proc.set_dumpable(False)
-            # newgidmap may have denied setgroups (shadow does when no subgid range allows it).
-            plan.setgroups_denied = bool(maps.get("setgroups_denied", plan.setgroups_denied))
+            # newgidmap may have denied setgroups (shadow does when no subgid range allows it): the launch's
+            # finding, kept beside the plan (which is never changed).
+            launch.setgroups_denied = bool(maps.get("setgroups_denied", plan.process.setgroups_denied))
             step = "become root in the user namespace"
             # Whatever the init creates must belong to an id inside the maps, and the new namespaces to this one.
             os.setresgid(0, 0, 0)
@@ -71,7 +78,7 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
         pid = os.fork()
         if pid == 0:
             channel.close()
-            run_init(plan, init_channel)
+            run_init(plan, launch, init_channel)
         channel.send(sync.INIT_PID, pid=pid)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent, nothing may unwind
         channel.report_failure(step, exc)
@@ -79,21 +86,25 @@ def run_intermediate(plan, channel: sync.Channel, init_channel: sync.Channel) ->
     sync.child_exit(0)
 
 
-class _Init(process_setup.ProcessSteps):
-    """The container init's steps, in the order they run. Each method is one step of the error report."""
+class _Init(process_setup.ProcessTail):
+    """The container init's steps, in the order they run. Each method is one step of the error report; the last
+    ones are the tail it shares with `exec` (``process_setup.ProcessTail``)."""
 
-    def __init__(self, plan, channel: sync.Channel) -> None:  # noqa: ANN001
+    def __init__(self, plan: ContainerPlan, launch: ContainerLaunch, channel: sync.Channel) -> None:
+        super().__init__(plan.process, plan.seccomp, personality=plan.personality)
         self.plan = plan
+        self.launch = launch
         self.channel = channel
+        if launch.setgroups_denied is not None:
+            self.setgroups_denied = launch.setgroups_denied
         self.state: dict = {}
-        self.executable = ""
         self.host_pid = 0
         self.root_fd = -1
 
-    def steps(self) -> list:
+    def steps(self) -> list[Step]:
         p = self.plan
-        steps = [("start a session", os.setsid)]
-        if p.seccomp_listener is not None:
+        steps: list[Step] = [("start a session", os.setsid)]
+        if self.launch.seccomp_listener is not None:
             # The host's /proc is still mounted here: its "self" is our pid as the host sees it.
             steps.append(("find the host pid", lambda: setattr(self, "host_pid", int(os.readlink("/proc/self")))))
         if p.new_session_keyring:
@@ -110,7 +121,7 @@ class _Init(process_setup.ProcessSteps):
                       for dev in p.devices]
             if p.dev_links:
                 steps.append(("create /dev links", lambda: fs.create_dev_symlinks(self.root_fd)))
-            steps.append(("create the working directory", lambda: fs.make_workdir(self.root_fd, p.cwd)))
+            steps.append(("create the working directory", lambda: fs.make_workdir(self.root_fd, p.process.cwd)))
         steps.append(("wait for createRuntime hooks", self.sync_hooks))
         if p.create_container_hooks:
             steps.append(("run createContainer hooks", self.run_create_container_hooks))
@@ -127,7 +138,7 @@ class _Init(process_setup.ProcessSteps):
         else:
             steps.append(("change root", lambda: os.chroot(p.rootfs)))
         steps.append(("find HOME in /etc/passwd", self.find_home))
-        if p.terminal:
+        if p.process.terminal:
             steps.append(("set up the console", self.setup_console))
         if p.has_namespace("mount") and p.rootfs_propagation & m.MS_UNBINDABLE:
             # After every bind from inside the root (masks, /dev/console): none could be made from an unbindable one.
@@ -136,27 +147,14 @@ class _Init(process_setup.ProcessSteps):
             steps.append(("set hostname", lambda: proc.sethostname(p.hostname)))
         if p.domainname is not None:
             steps.append(("set domainname", lambda: proc.setdomainname(p.domainname)))
-        if p.rlimits:
-            steps.append(("set rlimits", self.set_rlimits))
-        if p.seccomp is not None and not p.no_new_privileges:
-            # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we still have it (as runc).
-            steps.append(("load the seccomp filter", self.load_seccomp))
-        if p.capabilities is not None:
-            steps.append(("drop capabilities from the bounding set", self.drop_bounding_capabilities))
-        steps.append(("switch user", self.switch_user))
-        if p.capabilities is not None:
-            steps.append(("set capabilities", self.set_capabilities))
-        steps.append(("change to the working directory", lambda: os.chdir(p.cwd)))
-        if p.args:  # none: a config without `process`, whose init is never started
-            steps.append(("find the executable", self.find_executable))
-        if p.personality is not None:
-            steps.append(("set personality", lambda: proc.set_personality(p.personality)))
-        return steps
+        return steps + self.setup_steps()
 
     # -- steps ---------------------------------------------------------------------------------------------
 
-    def _mounter(self, mp):  # noqa: ANN001, ANN202
-        return lambda: fs.mount_one(self.root_fd, mp, self.plan.cgroup_binds, self.plan.unified_cgroup_only)
+    def _mounter(self, mp: MountPlan) -> Callable[[], None]:
+        launch = self.launch
+        return lambda: fs.mount_one(self.root_fd, mp, launch.cgroup_binds, launch.unified_cgroup_only,
+                                    launch.idmapped_trees.pop(mp.index, -1))
 
     def open_rootfs(self) -> None:
         # Every path inside the rootfs is resolved against this fd from now on (see rootfs.open_in_root).
@@ -171,14 +169,13 @@ class _Init(process_setup.ProcessSteps):
             fs.set_root_propagation(self.plan.rootfs_propagation)
 
     def sync_hooks(self) -> None:
-        p = self.plan
-        if not (p.create_runtime_hooks or p.create_container_hooks or p.start_container_hooks):
+        if not self.plan.sync_create_hooks:
             return
         self.channel.send(sync.RUN_CREATE_HOOKS)
         message = self.channel.expect(sync.HOOKS_DONE, "wait for createRuntime hooks")
         self.state = message["state"]
 
-    def _run_hooks(self, kind: str, hooks: list) -> None:
+    def _run_hooks(self, kind: str, hooks: tuple[HookPlan, ...]) -> None:
         # Imported by create before fork whenever the config has hooks (nothing can be imported after pivot).
         from simcon.init.hooks import HookFailed, run_hook
 
@@ -203,8 +200,8 @@ class _Init(process_setup.ProcessSteps):
     def setup_console(self) -> None:
         """A pty in the container's devpts: its slave bound to /dev/console, the master handed over the
         console socket, the slave the init's stdio and controlling terminal."""
-        p = self.plan
-        master, slave_path = process_setup.open_console(p.console_size)
+        process = self.plan.process
+        master, slave_path = process_setup.open_console(process.console_size)
         try:
             if not os.path.lexists("/dev/console"):
                 os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
@@ -212,24 +209,24 @@ class _Init(process_setup.ProcessSteps):
         except BaseException:
             os.close(master)
             raise
-        process_setup.hand_over_console(p.console_socket, master, slave_path, p.uid, p.gid)
+        process_setup.hand_over_console(self.launch.console_socket, master, slave_path, process.uid, process.gid)
 
-    def load_seccomp(self) -> None:
-        p = self.plan
-        try:
-            listener = seccomp.load(p.seccomp.program, p.seccomp.flags)
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, "seccomp filter") from None
-        if p.seccomp_listener is not None:
-            state = p.seccomp_listener_state
+    def load_seccomp(self) -> int:
+        """The tail's step, then, with SCMP_ACT_NOTIFY, the listener fd handed to listenerPath's socket."""
+        listener = super().load_seccomp()
+        sock = self.launch.seccomp_listener
+        if sock is not None:
+            state = dict(self.plan.seccomp_listener_state or {})
+            state["state"] = dict(state.get("state") or {})
             state["pid"] = state["state"]["pid"] = self.host_pid
             try:
-                socket.send_fds(p.seccomp_listener, [json.dumps(state).encode()], [listener])
+                socket.send_fds(sock, [json.dumps(state).encode()], [listener])
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, p.seccomp.listener_path) from None
+                raise OSError(exc.errno, exc.strerror, self.seccomp.listener_path) from exc
             finally:
                 os.close(listener)
-                p.seccomp_listener.close()
+                sock.close()
+        return -1
 
     def write_sysctl(self, path: str, value: str) -> None:
         with open(path, "w") as f:
@@ -239,12 +236,12 @@ class _Init(process_setup.ProcessSteps):
 
     def wait_for_start(self) -> None:
         """Block on exec.fifo until `simcon start` opens it for reading, then tell it we are going."""
-        fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.plan.state_dir_fd)
+        fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.launch.state_dir_fd)
         try:
             os.write(fd, b"0")
         finally:
             os.close(fd)
-        os.close(self.plan.state_dir_fd)
+        os.close(self.launch.state_dir_fd)
 
     def waits_in_trampoline(self) -> bool:
         """Whether the wait for `start` can happen in the sealed trampoline (linux.trampoline's wait mode)
@@ -253,47 +250,30 @@ class _Init(process_setup.ProcessSteps):
         Not when something of ours must run after `start` (startContainer hooks, the tiny init), nor without
         the trampoline (not x86_64) or the container's /proc (the trampoline reopens the fifo through it)."""
         p = self.plan
-        return (p.exec_trampoline_fd >= 3 + p.preserve_fds and not p.start_container_hooks and not p.tiny_init
-                and os.path.isdir("/proc/self/fd"))
+        return (self.launch.exec_trampoline_fd >= 3 + p.process.preserve_fds and not p.start_container_hooks
+                and not p.tiny_init and os.path.isdir("/proc/self/fd"))
 
     def exec_process(self, *, wait_in_trampoline: bool = False) -> None:
         p = self.plan
         fifo = -1
         if wait_in_trampoline:
             # The trampoline reopens this O_PATH fd for writing and closes it; the state directory's fd goes now.
-            fifo = os.open("exec.fifo", os.O_PATH | os.O_CLOEXEC, dir_fd=p.state_dir_fd)
-            os.close(p.state_dir_fd)
+            fifo = os.open("exec.fifo", os.O_PATH | os.O_CLOEXEC, dir_fd=self.launch.state_dir_fd)
+            os.close(self.launch.state_dir_fd)
         if p.start_container_hooks:
             self.state["status"] = "created"  # the user's process has not run yet (runtime-spec)
             self._run_hooks("startContainer", p.start_container_hooks)
         if p.tiny_init:
             tiny_init.stay_as_pid1()  # returns in the child, which execs below
-        env = process_setup.environment(p.env, self.home)
-        os.umask(p.umask if p.umask is not None else 0o022)
-        process_setup.reset_signals()
-        if p.no_new_privileges:
-            proc.set_no_new_privs()
-        if p.apparmor_profile:
-            lsm.apparmor_exec(p.apparmor_profile)  # through the container's /proc, for the next execve
-        if p.selinux_label:
-            lsm.selinux_exec(p.selinux_label)
-        # Only stdio and the preserved fds may reach the container process (the trampoline is CLOEXEC).
-        first = 3 + p.preserve_fds
-        keep = p.exec_trampoline_fd if p.exec_trampoline_fd >= first else -1
-        listener = p.seccomp_listener.fileno() if p.seccomp_listener is not None else -1
-        process_setup.close_fds_except(first, (keep, listener, fifo))
-        if p.seccomp is not None and p.no_new_privileges:
-            # The very last step of SimCon's own setup, so none of it runs under the container's filter (only the
-            # trampoline's wait does: prctl, openat, write, close, execve).
-            self.load_seccomp()
-        if fifo >= 0:
-            os.set_inheritable(fifo, True)
-        process_setup.execve(self.executable, p.args, env, keep, wait_fifo_fd=fifo)
+        listener = self.launch.seccomp_listener
+        keep = (listener.fileno(),) if listener is not None else ()
+        for _step, action in self.exec_steps(keep, self.launch.exec_trampoline_fd, wait_fifo_fd=fifo):
+            action()
 
 
-def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
+def run_init(plan: ContainerPlan, launch: ContainerLaunch, channel: sync.Channel) -> None:
     """Body of the container init; never returns."""
-    init = _Init(plan, channel)
+    init = _Init(plan, launch, channel)
     step = "start"
     try:
         for step, action in init.steps():
@@ -315,7 +295,7 @@ def run_init(plan, channel: sync.Channel) -> None:  # noqa: ANN001
         detail = exc.strerror if isinstance(exc, OSError) else str(exc)
         where = f" `{exc.filename}`" if isinstance(exc, OSError) and exc.filename else ""
         try:
-            os.write(2, f"simcon init: exec {plan.args[0]}{where}: {detail}\n".encode())
+            os.write(2, f"simcon init: exec {plan.process.args[0]}{where}: {detail}\n".encode())
         except OSError:
             pass
         sync.child_exit(127 if isinstance(exc, OSError) and exc.errno == errno.ENOENT else 126)

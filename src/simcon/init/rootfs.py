@@ -15,6 +15,7 @@ import errno
 import os
 import stat
 
+from simcon.init.plan import DevicePlan, MountPlan
 from simcon.linux import mount as m
 from simcon.linux.idmapped import clone_idmapped
 from simcon.linux.inroot import (
@@ -99,10 +100,12 @@ def _mountpoint_of(path: str) -> str:
     return best
 
 
-def mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
-    """Carry out one planned mount onto its destination inside the rootfs ``root_fd``."""
+def mount_one(root_fd: int, mp: MountPlan, cgroup_binds: list[tuple[str, str]], unified_only: bool,
+              idmapped_tree: int = -1) -> None:
+    """Carry out one planned mount onto its destination inside the rootfs ``root_fd``. ``idmapped_tree``: the fd
+    of the detached idmapped tree the parent made for an idmapped bind (-1: make it here)."""
     try:
-        _mount_one(root_fd, mp, cgroup_binds, unified_only)
+        _mount_one(root_fd, mp, cgroup_binds, unified_only, idmapped_tree)
     except OSError as exc:
         if exc.filename == "/" + "/".join(split_path(mp.destination)):
             # The step already names the destination: say it once.
@@ -110,7 +113,7 @@ def mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_onl
         raise
 
 
-def _destination(root_fd: int, mp, *, is_file: bool) -> int:  # noqa: ANN001
+def _destination(root_fd: int, mp: MountPlan, *, is_file: bool) -> int:
     """The O_PATH fd to mount onto; never the rootfs's own root, which a symlink to `/` or `..` would make it."""
     fd = mountpoint_in_root(root_fd, mp.destination, is_file=is_file)
     st, root = os.fstat(fd), os.fstat(root_fd)
@@ -121,7 +124,8 @@ def _destination(root_fd: int, mp, *, is_file: bool) -> int:  # noqa: ANN001
     return fd
 
 
-def _mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_only: bool) -> None:  # noqa: ANN001
+def _mount_one(root_fd: int, mp: MountPlan, cgroup_binds: list[tuple[str, str]], unified_only: bool,
+               idmapped_tree: int) -> None:
     if mp.flags & m.MS_REMOUNT and not mp.is_bind:
         # `remount` changes the flags of what is already mounted there (say, /dev made read-only after the
         # devices were created), as runc does: no new mount, and the destination must be a mount already.
@@ -137,7 +141,7 @@ def _mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_on
         fd = _destination(root_fd, mp, is_file=not os.path.isdir(mp.source))
         try:
             if mp.idmap is not None:
-                _idmapped_bind(mp, fd)
+                _idmapped_bind(mp, fd, idmapped_tree)
             else:
                 _mount(mp.source, fd, None, m.MS_BIND | (mp.flags & m.MS_REC))
         finally:
@@ -184,7 +188,7 @@ def _mount_one(root_fd: int, mp, cgroup_binds: list[tuple[str, str]], unified_on
         os.close(fd)
 
 
-def mount_cgroups(root_fd: int, fd: int, mp, cgroup_binds: list[tuple[str, str]],  # noqa: ANN001
+def mount_cgroups(root_fd: int, fd: int, mp: MountPlan, cgroup_binds: list[tuple[str, str]],
                   unified_only: bool) -> None:
     """The container's view of its cgroups onto ``fd``: cgroup2 itself on a unified host; on v1, a tmpfs holding
     a bind of the container's own directory of each hierarchy (read-only unless the config says rw)."""
@@ -268,19 +272,17 @@ def _copy_file(src_fd: int, dst_fd: int, name: str, size: int) -> None:
 # --- idmapped mounts -------------------------------------------------------------------------------------------
 
 
-def _idmapped_bind(mp, target_fd: int) -> None:  # noqa: ANN001
-    """Attach the mount's idmapped tree (made by the parent, or here when it did not) onto ``target_fd``."""
-    tree = mp.idmap.tree_fd
+def _idmapped_bind(mp: MountPlan, target_fd: int, tree: int) -> None:
+    """Attach the mount's idmapped tree (``tree``, made by the parent; -1: made here) onto ``target_fd``."""
     if tree < 0:
         tree = clone_idmapped(mp.source, mp.idmap.uid_map, mp.idmap.gid_map, recursive_bind=bool(mp.flags & m.MS_REC),
                               recursive_idmap=mp.idmap.recursive)
     try:
         m.move_mount(tree, "", target_fd, "", m.MOVE_MOUNT_F_EMPTY_PATH | m.MOVE_MOUNT_T_EMPTY_PATH)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, host_path(target_fd)) from None
+        raise OSError(exc.errno, exc.strerror, host_path(target_fd)) from exc
     finally:
         os.close(tree)
-        mp.idmap.tree_fd = -1
 
 
 # --- devices ---------------------------------------------------------------------------------------------------
@@ -311,7 +313,7 @@ def _check_existing(st: os.stat_result, kind: int, rdev: int) -> None:
                                 "what is in the rootfs")
 
 
-def create_device(root_fd: int, dev) -> None:  # noqa: ANN001 - a plan.DevicePlan
+def create_device(root_fd: int, dev: DevicePlan) -> None:
     """Make the node ``dev`` inside the rootfs, or accept the same node already there.
 
     Nothing at the path is ever removed or replaced: that would destroy a file of the bundle's rootfs on disk

@@ -84,6 +84,18 @@ class Channel:
         data = self.sock.recv(_MAX_PACKET)
         if not data:
             raise InitError(waiting_for, f"{self.peer} exited without reporting an error")
+        return self._decode(data, waiting_for)
+
+    def wait_for_exec(self, waiting_for: str) -> None:
+        """For a child that execs: EOF (its copy of the channel was CLOEXEC) means execve succeeded; anything else
+        is its ERROR, raised as ``InitError``."""
+        data = self.sock.recv(_MAX_PACKET)
+        if not data:
+            return
+        message = self._decode(data, waiting_for)
+        raise InitError(waiting_for, f"protocol error: expected EOF from {self.peer}, got {message!r}")
+
+    def _decode(self, data: bytes, waiting_for: str) -> dict:
         try:
             message = json.loads(data)
         except ValueError:

@@ -13,18 +13,19 @@ from simcon.errors import ContainerNotRunningError, SimconError, UsageError
 from simcon.runtime import status as st
 from simcon.runtime.state import StateStore, validate_id
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.cgroups import CgroupManager
+    from simcon.runtime.plan.cgroup import CgroupRequest
 
-def apply_spec_resources(cgroups, spec) -> None:  # noqa: ANN001
+
+def apply_resources(cgroups: CgroupManager, request: CgroupRequest) -> None:
     """At create: write ``linux.resources`` and the device list.
 
     The device list is the config's rules in order plus the defaults, nothing more: ``linux.devices`` entries get
     no permission of their own (as in runc and crun), so "deny all, allow c 1:11 r" means what it says.
     """
-    from simcon.spec.model import Resources
-
-    linux = spec.linux
-    resources = linux.resources if linux is not None and linux.resources is not None else Resources()
-    cgroups.apply(resources, "linux.resources", devices=True)
+    cgroups.apply(request.resources, "linux.resources", devices=True)
 
 
 def _manager(state):  # noqa: ANN001, ANN202
@@ -38,20 +39,11 @@ def _manager(state):  # noqa: ANN001, ANN202
 # -- update -------------------------------------------------------------------------------------------------------
 
 
-def decode_resources(data: bytes, source: str):  # noqa: ANN201
-    """The JSON LinuxResources that `update --resources` reads (a file or stdin), with JSON-path errors."""
-    from simcon.spec.load import _decode
-    from simcon.spec.model import Resources
-
-    return _decode(data, Resources, source)
-
-
 def update_container(store: StateStore, container_id: str, resources) -> None:  # noqa: ANN001
     validate_id(container_id)
     with store.open(container_id) as locked:
         state = locked.read()
-        status = st.derive_status(state, locked.path)
-        if status not in (st.CREATED, st.RUNNING, st.PAUSED):
+        if st.derive_status(state, locked.path) not in st.ALLOWED["update"]:
             raise ContainerNotRunningError(container_id)
         # Device rules are replaced only when the update brings some (then with the defaults after them).
         _manager(state).apply(resources, "resources", devices=bool(resources.devices))

@@ -1,8 +1,8 @@
 """`create`: from a bundle to an init parked on exec.fifo, or to nothing at all.
 
-Everything that can be checked is checked before fork (config, plan, id); every resource made afterwards is
-recorded on a cleanup stack that unwinds on any failure, so a failed create leaves no state directory, cgroup,
-mount or process behind.
+Everything that can be checked is checked before fork, in one frozen plan (``runtime.plan``); every resource made
+afterwards is recorded on the launcher, which undoes them all on any failure, so a failed create leaves no state
+directory, cgroup, mount or process behind.
 """
 
 from __future__ import annotations
@@ -12,44 +12,26 @@ import os
 import sys
 
 from simcon import faults, interrupts
-from simcon.version import OCI_VERSION
-from simcon.errors import SimconError, UnsupportedError
+from simcon.errors import SimconError
+from simcon.init.plan import ContainerLaunch
 from simcon.linux import procfs
 from simcon.linux.pidfd import kill_and_wait
 from simcon.runtime import status as st
+from simcon.runtime.plan.options import CreateOptions
 from simcon.runtime.state import ContainerState, LockedContainer, StateStore, utc_timestamp, validate_id, write_atomically
+from simcon.version import OCI_VERSION
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    import socket
 
-class CreateOptions:
-    __slots__ = ("bundle", "pid_file", "console_socket", "no_pivot", "no_new_keyring", "preserve_fds",
-                 "relay_terminal", "init", "seccomp_profile", "rootless", "network", "systemd_cgroup",
-                 "systemd_cgroup_default")
+    from simcon.cgroups import CgroupManager
+    from simcon.init.plan import MountPlan
+    from simcon.init.sync import Channel
+    from simcon.runtime.plan import CreatePlan
+    from simcon.runtime.plan.cgroup import CgroupRequest
 
-    def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
-                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
-                 relay_terminal: bool = False, init: bool = False, seccomp_profile: str | None = None,
-                 rootless: bool | None = None, network: dict | None = None, systemd_cgroup: bool = False,
-                 systemd_cgroup_default: bool = False) -> None:
-        self.bundle = bundle
-        self.pid_file = pid_file
-        self.console_socket = console_socket
-        self.no_pivot = no_pivot
-        self.no_new_keyring = no_new_keyring
-        self.preserve_fds = preserve_fds
-        # A foreground `run`: SimCon itself receives the pty master and relays it (no --console-socket needed).
-        self.relay_terminal = relay_terminal
-        # `--init`: the SimCon init stays as PID 1, reaping orphans and forwarding signals (see init.tiny_init).
-        self.init = init
-        # `--seccomp-profile`: a profile file (or "unconfined") that replaces the config's linux.seccomp.
-        self.seccomp_profile = seccomp_profile
-        # The global `--rootless`; None is "auto": rootless when not running as root.
-        self.rootless = os.geteuid() != 0 if rootless is None else rootless
-        # `--network`, `--publish`, `--dns` ...: option name (runtime.network.OPTION_KEYS) -> value.
-        self.network = network or {}
-        # The global `--systemd-cgroup`: the cgroup is a transient systemd scope (simcon.cgroups.systemd).
-        self.systemd_cgroup = systemd_cgroup
-        # simcon.toml's `cgroup_manager = "systemd"`: the systemd driver for a config.json without cgroupsPath.
-        self.systemd_cgroup_default = systemd_cgroup_default
+__all__ = ["CreateOptions", "Created", "create_container"]
 
 
 class Created:
@@ -70,28 +52,9 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     validate_id(container_id)
     if options.preserve_fds < 0:
         raise SimconError(f"--preserve-fds must not be negative (got {options.preserve_fds})")
-    bundle = os.path.abspath(options.bundle)
-    config_file = os.path.join(bundle, "config.json")
+    from simcon.runtime.plan import plan_create
 
-    from simcon import log
-    from simcon.runtime.plan import build_plan
-    from simcon.spec.load import load_config_with_warnings
-
-    spec, warnings = load_config_with_warnings(bundle)
-    for problem in warnings:
-        log.warning(f"{config_file}: {problem}")
-    from simcon.runtime.network import attach_network, prepare_network
-
-    # Checks the request and edits the spec (join the pinned netns, mount resolv.conf/hosts) before the plan.
-    network = prepare_network(store, container_id, spec, options.network, config_file)
-    plan = build_plan(spec, bundle, container_id, config_file=config_file, no_pivot=options.no_pivot,
-                      preserve_fds=options.preserve_fds, seccomp_profile=options.seccomp_profile)
-    plan.new_session_keyring = not options.no_new_keyring
-    plan.rootless = options.rootless
-    start_timeout = _start_timeout(spec.annotations, config_file)
-    _bound(plan.start_container_hooks, start_timeout)
-    plan.tiny_init = options.init or _wants_init(spec.annotations)
-    console_receiver = _console_for(plan, options, container_id, config_file)
+    plan = plan_create(store, container_id, options)
     faults.point("create:planned")
 
     # From the directory made to the undo armed, signals wait: Ctrl-C in between would leave a stray directory.
@@ -101,33 +64,32 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
     except BaseException:
         interrupts.restore(held)
         raise
-    creator_start = procfs.start_time(os.getpid())
     state = ContainerState(
-        oci_version=OCI_VERSION, id=container_id, status=st.CREATING, bundle=bundle, rootfs=plan.rootfs,
-        created=utc_timestamp(), annotations=dict(spec.annotations or {}), creator_pid=os.getpid(),
-        creator_start_time=creator_start, own_pid_namespace="pid" in plan.own_namespaces,
-        poststart_hooks=[h.to_json() for h in _hooks(spec, "poststart")],
-        poststop_hooks=[h.to_json() for h in _hooks(spec, "poststop")],
-        process=_process_json(spec.process),
+        oci_version=OCI_VERSION, id=container_id, status=st.CREATING, bundle=plan.bundle, rootfs=plan.container.rootfs,
+        created=utc_timestamp(), annotations=dict(plan.annotations), creator_pid=os.getpid(),
+        creator_start_time=procfs.start_time(os.getpid()),
+        own_pid_namespace="pid" in plan.container.own_namespaces,
+        poststart_hooks=[h.to_json() for h in plan.hooks.poststart],
+        poststop_hooks=[h.to_json() for h in plan.hooks.poststop],
+        process=plan.process_record,
     )
-    launcher = _Launcher(locked, state, plan, spec, container_id)
-    launcher.timeout = start_timeout
-    launcher.systemd_cgroup = options.systemd_cgroup or (
-        options.systemd_cgroup_default and not (spec.linux is not None and spec.linux.cgroups_path))
+    launcher = _Launcher(locked, state, plan)
     master = None
     try:
         interrupts.restore(held)  # a signal held since create_dir is raised here, inside the try: undo runs
         faults.point("create:dir-made")
         locked.write(state)
-        if network is not None:
-            attach_network(network, locked, state)  # CNI ADD, before any container process exists
+        if plan.network is not None:
+            from simcon.runtime.network import attach_network
+
+            attach_network(plan.network, locked, state)  # CNI ADD, before any container process exists
         launcher.launch()
-        if console_receiver is not None:
+        if launcher.console_receiver is not None:
             from simcon.runtime.console import receive_master
 
-            master = receive_master(console_receiver)
-        if options.pid_file:
-            write_atomically(os.path.abspath(options.pid_file), str(state.pid).encode(), 0o644)
+            master = receive_master(launcher.console_receiver)
+        if plan.pid_file:
+            write_atomically(plan.pid_file, str(state.pid).encode(), 0o644)
         faults.point("create:done")
         # Committed: the container exists as asked. A signal from here on has nothing left to undo: dropped.
         committed = interrupts.block()
@@ -137,166 +99,78 @@ def create_container(store: StateStore, container_id: str, options: CreateOption
         raise
     finally:
         locked.release()
-        if plan.console_socket is not None:
-            plan.console_socket.close()
-        if console_receiver is not None:
-            console_receiver.close()
+        launcher.close()
     interrupts.drop_pending()
     if not hold_signals_after_commit:
         interrupts.restore(committed)
     return Created(state, master)
 
 
-INIT_ANNOTATION = "run.oci.simcon.init"
-
-
-def _wants_init(annotations: dict | None) -> bool:
-    return (annotations or {}).get(INIT_ANNOTATION, "").lower() in ("1", "true", "yes")
-
-
-START_TIMEOUT_ANNOTATION = "run.oci.simcon.start-timeout"
-DEFAULT_START_TIMEOUT = 120.0  # seconds the parent waits for each answer of its children during create
-
-
-def _start_timeout(annotations: dict | None, config_file: str) -> float:
-    text = (annotations or {}).get(START_TIMEOUT_ANNOTATION)
-    if text is None:
-        return DEFAULT_START_TIMEOUT
-    try:
-        value = float(text)
-        if not 0 < value < 1e9:
-            raise ValueError
-    except ValueError:
-        from simcon.errors import ConfigError
-
-        raise ConfigError(config_file, f'annotations["{START_TIMEOUT_ANNOTATION}"]',
-                          f"expected a positive number of seconds, got {text!r}") from None
-    return value
-
-
-def _bound(hooks: list, timeout: float) -> list:
-    """Hooks without a timeout of their own get the start timeout: nothing on the way to a running container
-    may hang forever. (createContainer hooks need none: the wait for the init's READY is bounded already.)"""
-    for hook in hooks:
-        if hook.timeout is None:
-            hook.timeout = max(1, int(timeout + 0.999))
-    return hooks
-
-
-def _expect(channel, kind: str, waiting_for: str, timeout: float) -> dict:  # noqa: ANN001
+def _expect(channel: Channel, kind: str, waiting_for: str, timeout: float) -> dict:
     """``channel.expect`` with a deadline: a child that hangs (a stuck mount, a hook without a timeout) is
     reported and, by the caller's undo, killed, instead of being waited on forever."""
     from simcon.errors import InitError
+    from simcon.runtime.plan.hooks import START_TIMEOUT_ANNOTATION
 
     channel.sock.settimeout(timeout)
     try:
         return channel.expect(kind, waiting_for)
-    except TimeoutError:
+    except TimeoutError as exc:
         raise InitError(waiting_for, f"the {channel.peer} did not answer within {timeout:g}s; killed it "
-                                     f"(annotation {START_TIMEOUT_ANNOTATION} sets the limit)") from None
-
-
-def _process_json(process) -> dict:  # noqa: ANN001
-    import msgspec
-
-    return msgspec.to_builtins(process)
-
-
-def _console_for(plan, options: CreateOptions, container_id: str, config_file: str):  # noqa: ANN001, ANN202
-    """Connect the console socket the init will send its pty master over; returns our receiving end, if any."""
-    if not plan.terminal:
-        if options.console_socket:
-            raise UnsupportedError(f"--console-socket is only valid when {config_file} has process.terminal "
-                                   "true", container_id=container_id)
-        return None
-    import socket
-
-    from simcon.runtime.console import connect_console_socket
-
-    if options.console_socket:
-        plan.console_socket = connect_console_socket(options.console_socket)
-        return None
-    if not options.relay_terminal:
-        raise UnsupportedError(
-            f"{config_file}: process.terminal is true: a detached container needs --console-socket to receive "
-            "its terminal", container_id=container_id)
-    receiver, plan.console_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    return receiver
-
-
-def _hooks(spec, name: str) -> list:  # noqa: ANN001
-    from simcon.runtime.plan import hooks_of
-
-    return hooks_of(spec.hooks, name)
+                                     f"(annotation {START_TIMEOUT_ANNOTATION} sets the limit)") from exc
 
 
 class _Launcher:
-    """The parent's side of the sync protocol (see ``simcon.init.sync``), with what it must undo on failure."""
+    """The parent's side of the sync protocol (see ``simcon.init.sync``): carries a plan out and keeps what the
+    launch learns (``ContainerLaunch`` for the children; pids, the cgroup, fds for itself) and must undo."""
 
-    def __init__(self, locked: LockedContainer, state: ContainerState, plan, spec, container_id: str) -> None:  # noqa: ANN001
+    def __init__(self, locked: LockedContainer, state: ContainerState, plan: CreatePlan) -> None:
         self.locked = locked
         self.state = state
         self.plan = plan
-        self.spec = spec
-        self.id = container_id
-        self.cgroups = None
+        self.cgroups: CgroupManager | None = None
         self.intermediate_pid = 0
         self.init_pid = 0
-        self.timeout = DEFAULT_START_TIMEOUT
+        self.children = ContainerLaunch()
+        self.console_receiver: socket.socket | None = None  # our end of a relayed terminal
         self.forked = False  # from here on the container exists for the hooks: a failure runs the poststop hooks
-        self.systemd_cgroup = False
 
     def launch(self) -> None:
-        from simcon.cgroups import open_manager
-        from simcon.init import container_init, process_setup, sync
+        from simcon.init import container_init, sync
+        from simcon.init.syscalls import LINUX
 
         plan = self.plan
-        spec = self.spec
-        if spec.hooks is not None and any(
-            getattr(spec.hooks, k) for k in ("prestart", "create_runtime", "create_container", "start_container")
-        ):
+        container = plan.container
+        children = self.children
+        if container.sync_create_hooks:
             import simcon.init.hooks  # noqa: F401 - the init runs hooks after pivot_root, when imports fail
 
-        cgroups = open_manager(spec.linux.cgroups_path if spec.linux else None, self.id,
-                               systemd=self.systemd_cgroup, rootless=plan.rootless)
-        # Recorded before mkdir: a create killed between the two still leaves `delete` what to remove.
-        self.state.cgroup = cgroups.planned_state()
-        self.locked.write(self.state)
-        faults.point("create:cgroups-recorded")
-        self.state.cgroup = None
-        with interrupts.deferred():  # made and known to undo() as one step
-            if _create_cgroups(cgroups, plan, spec, self.id):
-                self.cgroups = cgroups
-        if self.cgroups is not None:
-            from simcon.runtime.cgroup_ops import apply_spec_resources
+        self._connect_console()
+        if container.seccomp is not None and container.seccomp.listener_path:
+            from simcon.runtime.plan.seccomp import connect_listener
 
-            apply_spec_resources(cgroups, spec)
-            self.state.cgroup = cgroups.to_state()
-            faults.point("create:cgroups-made")
-            plan.unified_cgroup_only = cgroups.mode == "unified"
-            plan.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
-
+            children.seccomp_listener = connect_listener(container.seccomp.listener_path, plan.seccomp_file)
+        self._create_cgroup()
         os.mkfifo(self.locked.fifo_path, 0o622)
         # Explicitly, past the umask: the init opens it after switching to the container's user.
         os.chmod(self.locked.fifo_path, 0o622)
-        from simcon.runtime.mountopts import open_idmapped_trees
-
-        # With the host's privileges, before fork: the init inherits them (see mountopts.open_idmapped_trees).
-        idmapped_trees = open_idmapped_trees(plan.mounts)
-        plan.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        # With the host's privileges, before fork: the init inherits them (see _open_idmapped_trees).
+        children.idmapped_trees = _open_idmapped_trees(container.mounts)
+        children.state_dir_fd = os.open(self.locked.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         from simcon.runtime.state import save_seccomp
 
-        save_seccomp(plan.seccomp, self.locked.path)  # for `exec`
+        save_seccomp(container.seccomp, self.locked.path)  # for `exec`
         from simcon.linux import trampoline
 
         if trampoline.usable():
-            plan.exec_trampoline_fd = trampoline.sealed_fd()
+            children.exec_trampoline_fd = trampoline.sealed_fd()
         parent_inter, child_inter = sync.Channel.pair("intermediate process")
         parent_init, child_init = sync.Channel.pair("container init")
         # Every fd the children need; nothing else of ours may reach the init (it lives on, parked until start).
-        keep = (child_inter.fileno(), child_init.fileno(), plan.state_dir_fd, plan.exec_trampoline_fd,
-                plan.seccomp_listener.fileno() if plan.seccomp_listener is not None else -1,
-                plan.console_socket.fileno() if plan.console_socket is not None else -1, *idmapped_trees)
+        keep = (child_inter.fileno(), child_init.fileno(), children.state_dir_fd, children.exec_trampoline_fd,
+                children.seccomp_listener.fileno() if children.seccomp_listener is not None else -1,
+                children.console_socket.fileno() if children.console_socket is not None else -1,
+                *children.idmapped_trees.values())
         sys.stdout.flush()
         sys.stderr.flush()
         with interrupts.deferred():  # no Ctrl-C between fork and the child's reset, nor before the pid is known
@@ -308,27 +182,21 @@ class _Launcher:
                 self.locked.release()
                 parent_inter.close()
                 parent_init.close()
-                process_setup.close_fds_except(3 + plan.preserve_fds, keep)
-                container_init.run_intermediate(plan, child_inter, child_init)
+                LINUX.close_fds_except(3 + container.process.preserve_fds, keep)
+                container_init.run_intermediate(container, children, child_inter, child_init)
             self.intermediate_pid = pid
         self.forked = True
         faults.point("create:forked")
         child_inter.close()
         child_init.close()
-        os.close(plan.state_dir_fd)
-        if plan.exec_trampoline_fd >= 0:
-            os.close(plan.exec_trampoline_fd)
-        if plan.seccomp_listener is not None:
-            plan.seccomp_listener.close()  # the init's copy is the one that talks to the listener
-        for fd in idmapped_trees:
-            os.close(fd)
+        self._close_children_fds()
         try:
             if self.cgroups is not None:
                 self.cgroups.add_process(pid)
             parent_inter.send(sync.PROCEED)
-            if plan.new_user_namespace:
-                _write_id_maps(parent_inter, pid, plan, os.path.join(self.state.bundle, "config.json"))
-            message = _expect(parent_inter, sync.INIT_PID, "start the container init", self.timeout)
+            if container.new_user_namespace:
+                _write_id_maps(parent_inter, pid, plan)
+            message = _expect(parent_inter, sync.INIT_PID, "start the container init", plan.start_timeout)
             self.init_pid = message["pid"]
             _reap(pid)
             self.intermediate_pid = 0
@@ -336,12 +204,12 @@ class _Launcher:
             self.state.init_start_time = procfs.start_time(self.init_pid)
             self.locked.write(self.state)
             faults.point("create:init-pid-recorded")
-            if plan.create_runtime_hooks or plan.create_container_hooks or plan.start_container_hooks:
-                _expect(parent_init, sync.RUN_CREATE_HOOKS, "set up the rootfs", self.timeout)
+            if container.sync_create_hooks:
+                _expect(parent_init, sync.RUN_CREATE_HOOKS, "set up the rootfs", plan.start_timeout)
                 self._run_create_runtime_hooks()
                 faults.point("create:create-runtime-hooks-done")
                 parent_init.send(sync.HOOKS_DONE, state=self.state.hook_view(st.CREATING))
-            _expect(parent_init, sync.READY, "set up the container", self.timeout)
+            _expect(parent_init, sync.READY, "set up the container", plan.start_timeout)
             faults.point("create:init-ready")
         finally:
             parent_inter.close()
@@ -349,12 +217,75 @@ class _Launcher:
         self.state.status = st.CREATED
         self.locked.write(self.state)
 
+    def _connect_console(self) -> None:
+        """The socket the init will send its pty master over: --console-socket, or our own for a relay."""
+        if self.plan.console_socket is not None:
+            from simcon.runtime.console import connect_console_socket
+
+            self.children.console_socket = connect_console_socket(self.plan.console_socket)
+        elif self.plan.relay_terminal:
+            import socket
+
+            self.console_receiver, self.children.console_socket = socket.socketpair(socket.AF_UNIX,
+                                                                                    socket.SOCK_STREAM)
+
+    def _create_cgroup(self) -> None:
+        from simcon.cgroups import open_manager
+
+        request = self.plan.cgroup
+        cgroups = open_manager(request.path, self.plan.container_id, systemd=request.systemd,
+                               rootless=request.rootless)
+        # Recorded before mkdir: a create killed between the two still leaves `delete` what to remove.
+        self.state.cgroup = cgroups.planned_state()
+        self.locked.write(self.state)
+        faults.point("create:cgroups-recorded")
+        self.state.cgroup = None
+        with interrupts.deferred():  # made and known to undo() as one step
+            if _create_cgroups(cgroups, request, self.plan.container_id):
+                self.cgroups = cgroups
+        if self.cgroups is None:
+            return
+        from simcon.runtime.cgroup_ops import apply_resources
+
+        apply_resources(cgroups, request)
+        self.state.cgroup = cgroups.to_state()
+        faults.point("create:cgroups-made")
+        self.children.unified_cgroup_only = cgroups.mode == "unified"
+        self.children.cgroup_binds = [(cg.dir, os.path.basename(cg.hierarchy.mount_point)) for cg in cgroups.cgroups]
+
+    def _close_children_fds(self) -> None:
+        """Once the children hold their copies: ours are not needed (the init's listener socket is the one that
+        talks to the listener, its console socket the one that sends the master)."""
+        children = self.children
+        if children.state_dir_fd >= 0:
+            os.close(children.state_dir_fd)
+            children.state_dir_fd = -1
+        if children.exec_trampoline_fd >= 0:
+            os.close(children.exec_trampoline_fd)
+            children.exec_trampoline_fd = -1
+        if children.seccomp_listener is not None:
+            children.seccomp_listener.close()
+            children.seccomp_listener = None
+        for fd in children.idmapped_trees.values():
+            os.close(fd)
+        children.idmapped_trees = {}
+
+    def close(self) -> None:
+        """Close what the launch kept open, whether it succeeded or not."""
+        self._close_children_fds()
+        if self.children.console_socket is not None:
+            self.children.console_socket.close()
+            self.children.console_socket = None
+        if self.console_receiver is not None:
+            self.console_receiver.close()
+            self.console_receiver = None
+
     def _run_create_runtime_hooks(self) -> None:
         from simcon.init.hooks import run_hooks
 
         state_json = json.dumps(self.state.hook_view(st.CREATING)).encode()
-        run_hooks("prestart", _bound(_hooks(self.spec, "prestart"), self.timeout), state_json)
-        run_hooks("createRuntime", _bound(_hooks(self.spec, "create_runtime"), self.timeout), state_json)
+        run_hooks("prestart", list(self.plan.hooks.prestart), state_json)
+        run_hooks("createRuntime", list(self.plan.hooks.create_runtime), state_json)
 
     def undo(self, cause: BaseException) -> None:
         """Remove everything launch() made. A failure here is attached to the original error, not lost."""
@@ -390,7 +321,37 @@ class _Launcher:
             cause.args = (cause.message,)
 
 
-def _create_cgroups(cgroups, plan, spec, container_id: str) -> bool:  # noqa: ANN001
+def _open_idmapped_trees(mounts: tuple[MountPlan, ...]) -> dict[int, int]:
+    """In the parent, before fork: the detached idmapped copy of each idmapped mount's source, by mount index.
+
+    Done here, with the host's privileges, because the kernel only idmaps a mount for a caller privileged over
+    the filesystem, which an init in a user namespace is not. The init inherits the fds and attaches the trees
+    (move_mount). ``InitError`` names the mount that failed.
+    """
+    from simcon.errors import InitError
+    from simcon.linux import mount as m
+    from simcon.linux.idmapped import clone_idmapped
+
+    trees: dict[int, int] = {}
+    try:
+        for mp in mounts:
+            if mp.idmap is None:
+                continue
+            try:
+                trees[mp.index] = clone_idmapped(mp.source, mp.idmap.uid_map, mp.idmap.gid_map,
+                                                 recursive_bind=bool(mp.flags & m.MS_REC),
+                                                 recursive_idmap=mp.idmap.recursive)
+            except OSError as exc:
+                raise InitError(f"mount {mp.describe()}", exc.strerror or str(exc), errno=exc.errno or 0,
+                                path=exc.filename or "") from exc
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    return trees
+
+
+def _create_cgroups(cgroups: CgroupManager, request: CgroupRequest, container_id: str) -> bool:
     """Create the container's cgroup; False when a rootless container runs without one.
 
     As runc does: a rootless container whose user may not write the cgroup hierarchy runs in the cgroup of its
@@ -404,22 +365,15 @@ def _create_cgroups(cgroups, plan, spec, container_id: str) -> bool:  # noqa: AN
         cgroups.create()
         return True
     except CgroupError as exc:
-        if not plan.rootless or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if not request.rootless or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
         where = exc.path or "the cgroup hierarchy"
-    resources = spec.linux.resources if spec.linux else None
-    if resources is not None and any(v for v in _fields(resources)):
+    if request.sets_resources:
         log.warning(f"{container_id}: rootless: no cgroup (this user cannot create {where}); "
                     "linux.resources ignored")
     else:
         log.debug(f"{container_id}: rootless: no cgroup (this user cannot create {where})")
     return False
-
-
-def _fields(model) -> list:  # noqa: ANN001
-    import msgspec
-
-    return list(msgspec.to_builtins(model).values())
 
 
 def _reap(pid: int) -> None:
@@ -429,21 +383,23 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: ANN001
+def _write_id_maps(channel: Channel, pid: int, plan: CreatePlan) -> None:
     """The parent's part of a new user namespace: the intermediate has unshared it and waits for its maps."""
     from simcon.errors import ConfigError
     from simcon.init import sync
 
+    config_file = plan.config_file
     channel.expect(sync.IDMAP_REQUEST, "create the user namespace")
-    if plan.setgroups_denied:
+    setgroups_denied = plan.container.process.setgroups_denied
+    if setgroups_denied:
         try:
             with open(f"/proc/{pid}/setgroups", "w") as f:
                 f.write("deny")
         except OSError as exc:
             raise ConfigError(config_file, "linux.gidMappings",
-                              f"cannot deny setgroups for the new user namespace ({exc.strerror})") from None
-    if plan.id_map_helpers:
-        _run_id_map_helpers(pid, plan, config_file)
+                              f"cannot deny setgroups for the new user namespace ({exc.strerror})") from exc
+    if plan.container.id_map_helpers:
+        setgroups_denied = _run_id_map_helpers(pid, plan)
         writes = ()
     else:
         writes = (("uid_map", "uidMappings", plan.uid_mappings), ("gid_map", "gidMappings", plan.gid_mappings))
@@ -456,33 +412,37 @@ def _write_id_maps(channel, pid: int, plan, config_file: str) -> None:  # noqa: 
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise ConfigError(config_file, f"linux.{field}", f"the kernel refused the map ({exc.strerror})") from None
-    channel.send(sync.IDMAP_DONE, setgroups_denied=plan.setgroups_denied)
+            raise ConfigError(config_file, f"linux.{field}", f"the kernel refused the map ({exc.strerror})") from exc
+    channel.send(sync.IDMAP_DONE, setgroups_denied=setgroups_denied)
 
 
-def _run_id_map_helpers(pid: int, plan, config_file: str) -> None:  # noqa: ANN001
-    """newuidmap/newgidmap write maps beyond the user's own ids, as /etc/subuid and /etc/subgid allow."""
+def _run_id_map_helpers(pid: int, plan: CreatePlan) -> bool:
+    """newuidmap/newgidmap write maps beyond the user's own ids, as /etc/subuid and /etc/subgid allow. Returns
+    whether newgidmap denied setgroups in the new user namespace (shadow does when no subgid range allows it)."""
     import subprocess
 
     from simcon.errors import ConfigError
 
+    config_file = plan.config_file
     for helper, field, maps in (("newuidmap", "uidMappings", plan.uid_mappings),
                                 ("newgidmap", "gidMappings", plan.gid_mappings)):
         argv = [helper, str(pid)] + [str(n) for triple in maps for n in triple]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ConfigError(config_file, f"linux.{field}", f"{helper} failed: {exc}") from None
+            raise ConfigError(config_file, f"linux.{field}", f"{helper} failed: {exc}") from exc
         if done.returncode != 0:
             said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
             said = said.removeprefix(f"{helper}: ")
             raise ConfigError(config_file, f"linux.{field}", f"{helper} refused the map: {said} "
                                                              "(see /etc/subuid and /etc/subgid)")
+    setgroups_denied = plan.container.process.setgroups_denied
     try:
         with open(f"/proc/{pid}/setgroups") as f:
-            plan.setgroups_denied = f.read().strip() == "deny"
+            setgroups_denied = f.read().strip() == "deny"
     except OSError:
         pass
-    if plan.setgroups_denied and plan.additional_gids:
+    if setgroups_denied and plan.container.process.additional_gids:
         raise ConfigError(config_file, "process.user.additionalGids",
                           "rootless: newgidmap denied setgroups in the user namespace, so no supplementary groups")
+    return setgroups_denied

@@ -14,41 +14,24 @@ import signal
 import sys
 
 from simcon import faults, interrupts
-from simcon.errors import ConfigError, InvalidStateError, SimconError, UsageError
+from simcon.errors import InvalidStateError, SimconError, UsageError
+from simcon.init.plan import ExecLaunch
 from simcon.linux import procfs
 from simcon.runtime import status as st
+from simcon.runtime.plan.options import ExecOptions
 from simcon.runtime.state import ContainerState, StateStore, validate_id, write_atomically
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    import socket
+
+    from simcon.init.plan import ExecPlan
+
+__all__ = ["ExecOptions", "exec_in_container"]
 
 # Joined in this order: the user namespace first (it grants the rights to join the others), the mount namespace
 # last (after it the host's /proc is gone).
 NAMESPACE_ORDER = ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt")
-
-
-class ExecOptions:
-    """What `simcon exec` was asked for, besides the container id."""
-
-    def __init__(self, **fields: object) -> None:
-        self.process_file: str | None = None
-        self.args: list[str] = []
-        self.detach = False
-        self.tty = False
-        self.cwd: str | None = None
-        self.env: list[str] = []
-        self.user: str | None = None
-        self.additional_gids: list[int] = []
-        self.caps: list[str] = []
-        self.no_new_privs = False
-        self.apparmor: str | None = None
-        self.process_label: str | None = None
-        self.pid_file: str | None = None
-        self.console_socket: str | None = None
-        self.preserve_fds = 0
-        self.cgroup: list[str] = []
-        self.ignore_paused = False
-        for name, value in fields.items():
-            if not hasattr(self, name):
-                raise TypeError(f"unknown exec option {name!r}")
-            setattr(self, name, value)
 
 
 def exec_in_container(store: StateStore, container_id: str, options: ExecOptions) -> int:
@@ -59,12 +42,11 @@ def exec_in_container(store: StateStore, container_id: str, options: ExecOptions
     status = st.derive_status(state, store.container_dir(container_id))
     if status == st.PAUSED and not options.ignore_paused:
         raise InvalidStateError(container_id, "exec in", status, "resume it first (or use --ignore-paused)")
-    if status not in (st.CREATED, st.RUNNING, st.PAUSED):
-        raise InvalidStateError(container_id, "exec in", status)
+    st.require("exec", status, container_id, verb="exec in")
 
-    process, source = _process_for(state, options)
-    plan = _plan(process, source, state, options)
-    plan.seccomp = _container_seccomp(state, store.container_dir(container_id))
+    from simcon.runtime.plan import build_exec_plan
+
+    plan = build_exec_plan(state, store.container_dir(container_id), options)
     launcher = _ExecLauncher(state, plan, options, join_cgroup_late=status == st.PAUSED)
     from simcon.runtime.run import FORWARDED
 
@@ -87,225 +69,35 @@ def exec_in_container(store: StateStore, container_id: str, options: ExecOptions
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
 
 
-# --- the process -------------------------------------------------------------------------------------------------
-
-
-def _process_for(state: ContainerState, options: ExecOptions):  # noqa: ANN202
-    """The OCI process to run and the file its errors should name."""
-    from simcon.spec.load import decode_process, read_json_file
-
-    if options.process_file:
-        # As runc: a process.json is the whole process; the process flags do not amend it.
-        file = os.path.abspath(options.process_file)
-        if not os.path.lexists(file):
-            raise ConfigError(file, "", "no such file (given by --process)")
-        return decode_process(read_json_file(file), file), file
-    if not options.args:
-        raise UsageError("give a COMMAND, or a process.json with --process")
-    base = _container_process(state)
-    process = _amend(base, options)
-    return process, "exec"
-
-
-def _container_process(state: ContainerState):  # noqa: ANN202
-    import msgspec
-
-    from simcon.spec.model import Process
-
-    if state.process is not None:
-        return msgspec.convert(state.process, Process)
-    # A container created before SimCon recorded the process: fall back to the bundle's config.
-    from simcon.spec.load import load_config
-
-    process = load_config(state.bundle).process
-    if process is None:
-        raise UsageError(f"container `{state.id}` has no `process` in its config to start from: give the whole "
-                         "process with --process FILE")
-    return process
-
-
-def _amend(base, options: ExecOptions):  # noqa: ANN001, ANN202
-    """runc's rules: args replace, env appends (a later KEY wins), the rest overrides what is given."""
-    import msgspec
-
-    from simcon.spec.model import Capabilities
-
-    if options.cwd is not None and not os.path.isabs(options.cwd):
-        raise UsageError(f"--cwd {options.cwd!r}: must be an absolute path")
-    user = base.user
-    uid, gid = user.uid, user.gid
-    if options.user:
-        uid, gid = _parse_user(options.user, gid)
-    user = msgspec.structs.replace(user, uid=uid, gid=gid,
-                                   additional_gids=list(user.additional_gids) + list(options.additional_gids))
-    capabilities = base.capabilities
-    if options.caps:
-        _check_cap_names(options.caps)
-        capabilities = capabilities or Capabilities()
-        capabilities = msgspec.structs.replace(
-            capabilities,
-            bounding=_union(capabilities.bounding, options.caps),
-            effective=_union(capabilities.effective, options.caps),
-            permitted=_union(capabilities.permitted, options.caps),
-        )
-    return msgspec.structs.replace(
-        base,
-        args=list(options.args),
-        env=list(base.env) + list(options.env),
-        cwd=options.cwd or base.cwd,
-        user=user,
-        terminal=options.tty,
-        capabilities=capabilities,
-        no_new_privileges=base.no_new_privileges or options.no_new_privs,
-        apparmor_profile=options.apparmor or base.apparmor_profile,
-        selinux_label=options.process_label or base.selinux_label,
-    )
-
-
-def _union(existing: list[str], added: list[str]) -> list[str]:
-    return list(existing) + [c for c in added if c not in existing]
-
-
-def _parse_user(text: str, default_gid: int) -> tuple[int, int]:
-    uid_text, sep, gid_text = text.partition(":")
-    try:
-        uid = int(uid_text)
-        gid = int(gid_text) if sep else default_gid
-        if uid < 0 or gid < 0 or uid > 0xFFFFFFFF or gid > 0xFFFFFFFF:
-            raise ValueError
-    except ValueError:
-        raise UsageError(f"--user {text!r}: expected UID[:GID] as numbers") from None
-    return uid, gid
-
-
-def _check_cap_names(names: list[str]) -> None:
-    try:
-        from simcon.spec.constants import CAPABILITIES
-    except ImportError:
-        return
-    for name in names:
-        if name not in CAPABILITIES:
-            raise UsageError(f"--cap {name!r}: unknown capability (names look like CAP_NET_ADMIN)")
-
-
-def _plan(process, source: str, state: ContainerState, options: ExecOptions):  # noqa: ANN001, ANN202
-    from simcon.init.exec_init import ExecPlan
-
-    if not process.args:
-        raise ConfigError(source, "args", "no command to run")
-    plan = ExecPlan()
-    plan.container_id = state.id
-    plan.init_pid = state.pid
-    plan.args = list(process.args)
-    plan.env = list(process.env or [])
-    plan.cwd = process.cwd or "/"
-    plan.uid = process.user.uid or 0
-    plan.gid = process.user.gid or 0
-    plan.additional_gids = list(process.user.additional_gids or [])
-    plan.setgroups_denied = _setgroups_denied(state.pid)
-    if plan.setgroups_denied and plan.additional_gids:
-        raise ConfigError(source, "user.additionalGids", "the container's user namespace denies setgroups "
-                                                         "(a rootless container): no supplementary groups")
-    plan.umask = process.user.umask
-    plan.terminal = bool(process.terminal)
-    if process.console_size is not None:
-        plan.console_size = (process.console_size.height, process.console_size.width)
-    plan.no_new_privileges = bool(process.no_new_privileges)
-    plan.preserve_fds = options.preserve_fds
-    if not os.path.isabs(plan.cwd):
-        raise ConfigError(source, "cwd", f"must be an absolute path (got {plan.cwd!r})")
-    _plan_security(plan, process, source)
-    return plan
-
-
-def _own_user_namespace(pid: int) -> bool:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
-    except OSError:
-        return False
-
-
-def _setgroups_denied(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/setgroups", "rb") as f:
-            return f.read().strip() == b"deny"
-    except OSError:
-        return False
-
-
-def _container_seccomp(state: ContainerState, directory: str):  # noqa: ANN202
-    """The container's seccomp filter, which every exec'd process gets too (as in runc): as create compiled it
-    (kept in the state directory), or compiled again from the bundle for a container created without that."""
-    from simcon.runtime.state import saved_seccomp
-
-    found, plan = saved_seccomp(directory)
-    if not found:
-        from simcon.runtime.plan.seccomp import seccomp_plan
-        from simcon.spec.load import load_config
-
-        seccomp = load_config(state.bundle).linux.seccomp
-        if seccomp is None:
-            return None
-        plan = seccomp_plan(seccomp, os.path.join(state.bundle, "config.json"))
-    if plan is None:
-        return None
-    if plan.listener_path:
-        from simcon.errors import UnsupportedError
-
-        raise UnsupportedError(f"exec `{state.id}`: the container's seccomp profile uses SCMP_ACT_NOTIFY, which "
-                               "SimCon does not support for exec'd processes yet", container_id=state.id)
-    return plan
-
-
-_LSM_FLAGS = {"process.apparmorProfile": "--apparmor", "process.selinuxLabel": "--process-label"}
-
-
-def _plan_security(plan, process, source: str) -> None:  # noqa: ANN001
-    from simcon.runtime.plan import capabilities, lsm_labels, rlimits
-
-    try:
-        plan.apparmor_profile = lsm_labels.check_lsm_labels(process, None, source, "" if source != "exec" else "process.")
-        plan.selinux_label = lsm_labels.selinux_labels(process, None, source, "" if source != "exec" else "process.")[0]
-    except ConfigError as exc:
-        flag = _LSM_FLAGS.get(exc.json_path)
-        if source != "exec" or flag is None:
-            raise
-        raise UsageError(f"{flag}: {exc.problem}") from None
-    # Joining a user namespace of the container's own, the process holds every capability of its bounding set.
-    own = capabilities.bounding_set() if _own_user_namespace(plan.init_pid) else None
-    plan.capabilities = capabilities.capabilities_plan(process.capabilities, source,
-                                                       "" if source != "exec" else "process.", own_permitted=own)
-    plan.rlimits = rlimits.rlimits_plan(process.rlimits, source, "" if source != "exec" else "process.")
-
-
 # --- launching ---------------------------------------------------------------------------------------------------
 
 
 class _ExecLauncher:
     """The parent's side of ``init.exec_init``, with what it must undo when a step fails."""
 
-    def __init__(self, state: ContainerState, plan, options: ExecOptions, *, join_cgroup_late: bool) -> None:  # noqa: ANN001
+    def __init__(self, state: ContainerState, plan: ExecPlan, options: ExecOptions, *, join_cgroup_late: bool) -> None:
         self.state = state
         self.plan = plan
         self.options = options
         self.join_cgroup_late = join_cgroup_late
+        self.children = ExecLaunch()  # what the children get besides the plan: the fds opened here
         self.console_master: int | None = None
-        self._receiver = None
+        self._receiver: socket.socket | None = None
         self._fds: list[int] = []
 
     def launch(self) -> int:
         from simcon.init import exec_init, sync
 
-        plan = self.plan
         state = self.state
+        children = self.children
         self._open_namespaces()
         cgroups = self._cgroup_dirs()
         self._connect_console()
         from simcon.linux import trampoline
 
         if trampoline.usable():
-            plan.exec_trampoline_fd = trampoline.sealed_fd()
-            self._fds.append(plan.exec_trampoline_fd)
+            children.exec_trampoline_fd = trampoline.sealed_fd()
+            self._fds.append(children.exec_trampoline_fd)
         if not self.options.detach:
             from simcon.linux import process as proc
 
@@ -316,7 +108,7 @@ class _ExecLauncher:
         intermediate = os.fork()
         if intermediate == 0:
             parent.close()
-            exec_init.run_exec_intermediate(plan, child)
+            exec_init.run_exec_intermediate(self.plan, children, child)
         child.close()
         self._close_fds()
         faults.point("exec:forked")
@@ -330,10 +122,7 @@ class _ExecLauncher:
             _reap(intermediate)
             intermediate = 0
             # EOF: the process's copy of the channel closed on execve; anything else is its report of a failure.
-            data = parent.sock.recv(65536)
-            if data:
-                parent.sock.close()
-                _raise_reported(data, "start the process")
+            parent.wait_for_exec("start the process")
             if self.join_cgroup_late:
                 # A paused container: joining its frozen cgroup earlier would have frozen our own children.
                 _join_cgroups(cgroups, pid)
@@ -374,9 +163,9 @@ class _ExecLauncher:
                     continue
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 self._fds.append(fd)
-                self.plan.namespaces.append((fd, flags[name], name))
-            self.plan.root_fd = os.open(f"/proc/{state.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            self._fds.append(self.plan.root_fd)
+                self.children.namespaces.append((fd, flags[name], name))
+            self.children.root_fd = os.open(f"/proc/{state.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._fds.append(self.children.root_fd)
         except (FileNotFoundError, ProcessLookupError):
             raise InvalidStateError(state.id, "exec in", st.STOPPED) from None
         # Opened, then checked: had the pid been recycled in between, the start time would differ.
@@ -406,29 +195,29 @@ class _ExecLauncher:
         return dirs
 
     def _connect_console(self) -> None:
-        plan = self.plan
-        if not plan.terminal:
+        children = self.children
+        if not self.plan.process.terminal:
             if self.options.console_socket:
                 raise UsageError("--console-socket needs --tty (or terminal: true in the process)")
             return
         from simcon.runtime.console import connect_console_socket
 
         if self.options.console_socket:
-            plan.console_socket = connect_console_socket(self.options.console_socket)
+            children.console_socket = connect_console_socket(self.options.console_socket)
             return
         if self.options.detach:
             raise UsageError("--tty with --detach needs --console-socket to receive the terminal")
         import socket
 
-        self._receiver, plan.console_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._receiver, children.console_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
     def _close_fds(self) -> None:
         for fd in self._fds:
             os.close(fd)
         self._fds = []
-        if self.plan.console_socket is not None:
-            self.plan.console_socket.close()
-            self.plan.console_socket = None
+        if self.children.console_socket is not None:
+            self.children.console_socket.close()
+            self.children.console_socket = None
 
     def close(self) -> None:
         self._close_fds()
@@ -458,19 +247,6 @@ def _join_cgroups(dirs: list[str], pid: int) -> None:
         fs.write(directory, "cgroup.procs", str(pid))
 
 
-def _raise_reported(data: bytes, waiting_for: str) -> None:
-    import json
-
-    from simcon.errors import InitError
-
-    try:
-        message = json.loads(data)
-    except ValueError:
-        raise InitError(waiting_for, f"protocol error: unreadable message {data[:80]!r}") from None
-    raise InitError(message.get("step", waiting_for), message.get("message", "failed"),
-                    errno=message.get("errno", 0), path=message.get("path", ""))
-
-
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -489,7 +265,8 @@ def _reap(pid: int) -> None:
 
 
 def _wait_in_foreground(pid: int, console_master: int | None) -> int:
-    from simcon.runtime.run import FORWARDED, exit_code
+    from simcon.monitor.waiter import exit_code, wait_for
+    from simcon.runtime.run import FORWARDED
 
     relay = None
     if console_master is not None:
@@ -508,20 +285,10 @@ def _wait_in_foreground(pid: int, console_master: int | None) -> int:
     try:
         if relay is not None:
             relay.start()
-        status = _wait_for(pid)
+        status = wait_for(pid)
     finally:
         if relay is not None:
             relay.finish()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return exit_code(status)
-
-
-def _wait_for(pid: int) -> int:
-    while True:
-        try:
-            reaped, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 0
-        if reaped == pid:
-            return status

@@ -7,8 +7,6 @@ mount_setattr), `tmpcopyup` and `idmap`/`ridmap`. An unknown option is passed to
 
 from __future__ import annotations
 
-import os
-
 from simcon.linux import mount as m
 
 # name -> (clear?, flag). "clear" options undo a flag another option or the default set.
@@ -142,95 +140,6 @@ def parse_options(options: list[str]) -> ParsedOptions:
             data.append(option)
     parsed.data = ",".join(data)
     return parsed
-
-
-def _id_map(mappings: list) -> str:  # noqa: ANN001 - spec IdMapping models
-    return "".join(f"{entry.container_id} {entry.host_id} {entry.size}\n" for entry in mappings)
-
-
-class IdmapPlan:
-    """An idmapped bind mount: the map lines ("inside outside count") of the user namespace giving the mapping,
-    and, once ``open_idmapped_trees`` ran in the parent, the fd of the detached idmapped copy of the source."""
-
-    __slots__ = ("uid_map", "gid_map", "recursive", "tree_fd")
-
-    def __init__(self, uid_map: str, gid_map: str, recursive: bool) -> None:
-        self.uid_map = uid_map
-        self.gid_map = gid_map
-        self.recursive = recursive  # ridmap: every mount of the rbind, not only the top one
-        self.tree_fd = -1
-
-
-def finish_mount_plan(mp, mnt, opts: ParsedOptions, config_file: str, *, host_netns: bool,  # noqa: ANN001
-                      container_maps: tuple[list, list] | None = None) -> None:
-    """Complete the plan of ``mounts[mp.index]`` from its parsed options; ``ConfigError`` naming the mount.
-
-    Also the implicit rules runc applies: a cgroup mount is read-only unless `rw` is given; sysfs is read-only in
-    the host's network namespace (it would show the host's network devices writable). ``container_maps`` are
-    linux.uidMappings/gidMappings when the container has its own user namespace: what `idmap` without mappings
-    of its own maps with.
-    """
-    from simcon.errors import ConfigError
-
-    where = f"mounts[{mp.index}]"
-
-    def fail(field: str, problem: str) -> ConfigError:
-        return ConfigError(config_file, f"{where}.{field}", f"{problem} (destination {mp.destination})")
-
-    mp.attr_set, mp.attr_clr, mp.tmpcopyup = opts.attr_set, opts.attr_clr, opts.tmpcopyup
-    if opts.tmpcopyup and mp.fstype != "tmpfs":
-        raise fail("options", f"option 'tmpcopyup': only valid for tmpfs mounts, not {mp.fstype or 'this type'!r}")
-    if mp.fstype in ("cgroup", "cgroup2") and "rw" not in (mnt.options or []):
-        mp.flags |= m.MS_RDONLY
-    if mp.fstype == "sysfs" and host_netns:
-        mp.flags |= m.MS_RDONLY
-    if opts.idmap is None and not (mnt.uid_mappings or mnt.gid_mappings):
-        return
-    if not mp.is_bind:
-        raise fail("options", "idmapped mounts must be bind mounts")
-    uid_mappings, gid_mappings = mnt.uid_mappings, mnt.gid_mappings
-    if not (uid_mappings or gid_mappings) and container_maps is not None and all(container_maps):
-        uid_mappings, gid_mappings = container_maps
-    if not (uid_mappings and gid_mappings):
-        missing = "uidMappings" if not uid_mappings else "gidMappings"
-        raise fail(missing, "an idmapped mount needs both uidMappings and gidMappings (or a user namespace "
-                            "with linux.uidMappings and linux.gidMappings)")
-    for field, mappings in (("uidMappings", uid_mappings), ("gidMappings", gid_mappings)):
-        for j, entry in enumerate(mappings):
-            if entry.size == 0:
-                raise fail(f"{field}[{j}].size", "must be at least 1")
-    mp.idmap = IdmapPlan(_id_map(uid_mappings), _id_map(gid_mappings), opts.idmap == "ridmap")
-
-
-def open_idmapped_trees(mounts: list) -> list[int]:  # noqa: ANN001 - MountPlans
-    """In the parent, before fork: the detached idmapped copy of each idmapped mount's source.
-
-    Done here, with the host's privileges, because the kernel only idmaps a mount for a caller privileged over
-    the filesystem, which an init in a user namespace is not. The init inherits the fds and attaches the trees
-    (move_mount). Returns the fds, for the caller to close once the children have them. ``InitError`` names the
-    mount that failed.
-    """
-    from simcon.errors import InitError
-    from simcon.linux.idmapped import clone_idmapped
-
-    fds: list[int] = []
-    try:
-        for mp in mounts:
-            if mp.idmap is None:
-                continue
-            try:
-                mp.idmap.tree_fd = clone_idmapped(mp.source, mp.idmap.uid_map, mp.idmap.gid_map,
-                                                  recursive_bind=bool(mp.flags & m.MS_REC),
-                                                  recursive_idmap=mp.idmap.recursive)
-            except OSError as exc:
-                raise InitError(f"mount {mp.describe()}", exc.strerror or str(exc), errno=exc.errno or 0,
-                                path=exc.filename or "") from None
-            fds.append(mp.idmap.tree_fd)
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return fds
 
 
 def idmap_supported() -> bool:

@@ -51,9 +51,7 @@ def start_container(store: StateStore, container_id: str) -> ContainerState:
     validate_id(container_id)
     with store.open(container_id) as locked:
         state = locked.read()
-        status = st.derive_status(state, locked.path)
-        if status != st.CREATED:
-            raise InvalidStateError(container_id, "start", status)
+        st.require("start", st.derive_status(state, locked.path), container_id)
         if state.process is None:
             raise SimconError(f"{os.path.join(state.bundle, 'config.json')} has no `process`: the container only "
                               "holds its namespaces, there is nothing to start", container_id=container_id)
@@ -171,7 +169,7 @@ def delete_container(store: StateStore, container_id: str, *, force: bool = Fals
             delete_damaged(locked)  # state.json missing or corrupt: remove what it still records, and the dir
             return
         status = st.derive_status(state, locked.path)
-        if not force and status not in st.ALLOWED["delete"]:
+        if status not in st.ALLOWED["delete --force" if force else "delete"]:
             raise InvalidStateError(container_id, "delete", status, "stop it first or use --force")
         faults.point("delete:locked")
         stop_processes(state, force=force or status == st.CREATED or not state.own_pid_namespace)
@@ -226,7 +224,7 @@ def run_hooks_warning(kind: str, state: ContainerState, status: str, hooks: list
     import json
 
     from simcon.init.hooks import run_hooks
-    from simcon.runtime.plan import HookPlan
+    from simcon.init.plan import HookPlan
 
     try:
         run_hooks(kind, [HookPlan.from_json(h) for h in hooks], json.dumps(state.hook_view(status)).encode())

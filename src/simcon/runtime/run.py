@@ -12,6 +12,7 @@ import os
 import signal
 
 from simcon.linux import process as proc
+from simcon.monitor.waiter import exit_code, wait_for
 from simcon.runtime.create import CreateOptions, create_container
 from simcon.runtime.operations import delete_container, start_container
 from simcon.runtime.state import StateStore
@@ -21,13 +22,6 @@ FORWARDED = (
     signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
     signal.SIGWINCH, signal.SIGCONT, signal.SIGALRM, signal.SIGPWR, signal.SIGVTALRM, signal.SIGPROF,
 )
-
-
-def exit_code(wait_status: int) -> int:
-    """A shell's view of the status: the exit code, or 128+N for a death by signal N."""
-    if os.WIFSIGNALED(wait_status):
-        return 128 + os.WTERMSIG(wait_status)
-    return os.waitstatus_to_exitcode(wait_status)
 
 
 def run_container(store: StateStore, container_id: str, options: CreateOptions, *, detach: bool,
@@ -71,7 +65,8 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
             raise
         if relay is not None:
             relay.start()
-        status = _wait_for(init_pid)
+        # Orphans of the container land here too: the one wait loop reaps them until the init is among them.
+        status = wait_for(init_pid)
     finally:
         if relay is not None:
             relay.finish()
@@ -85,15 +80,3 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
     else:
         delete_container(store, container_id, force=True)
     return code
-
-
-def _wait_for(init_pid: int) -> int:
-    """Reap children (orphans of the container land here too) until the init is among them."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            # The init is not our child (a subreaper above us took it?): nothing to wait on.
-            return 0
-        if pid == init_pid:
-            return status

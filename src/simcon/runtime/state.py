@@ -25,7 +25,7 @@ from simcon.errors import ContainerExistsError, ContainerNotFoundError, InvalidI
 # typing.TYPE_CHECKING without importing typing, which would cost `state` ~10 ms at start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from simcon.runtime.plan.seccomp import SeccompPlan
+    from simcon.init.plan import SeccompPlan
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -496,7 +496,7 @@ def saved_seccomp(directory: str) -> tuple[bool, SeccompPlan | None]:
     """(found, filter) as save_seccomp left it; found is False for a container created without the file."""
     import struct
 
-    from simcon.runtime.plan.seccomp import SeccompPlan
+    from simcon.init.plan import SeccompPlan
 
     try:
         with open(os.path.join(directory, SECCOMP_FILE), "rb") as f:
@@ -507,4 +507,4 @@ def saved_seccomp(directory: str) -> tuple[bool, SeccompPlan | None]:
         return True, None
     size = struct.calcsize(_SECCOMP_HEADER)
     flags, notify = struct.unpack_from(_SECCOMP_HEADER, data)
-    return True, SeccompPlan(data[size:], flags, [], "notify" if notify else None)
+    return True, SeccompPlan(data[size:], flags, (), "notify" if notify else None)

@@ -18,7 +18,8 @@ RUNNING = "running"
 PAUSED = "paused"
 STOPPED = "stopped"
 
-# Which operations the OCI runtime.md (and runc's observable behaviour) allow in which status.
+# Which operations the OCI runtime.md (and runc's observable behaviour) allow in which status; every verb that
+# changes or enters a container checks its entry here.
 ALLOWED: dict[str, frozenset[str]] = {
     "start": frozenset({CREATED}),
     "kill": frozenset({CREATED, RUNNING, PAUSED}),
@@ -26,7 +27,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "delete --force": frozenset({CREATING, CREATED, RUNNING, PAUSED, STOPPED}),
     "pause": frozenset({RUNNING}),
     "resume": frozenset({PAUSED}),
-    "exec": frozenset({CREATED, RUNNING}),
+    "exec": frozenset({CREATED, RUNNING, PAUSED}),  # paused only with --ignore-paused (checked by exec)
+    "update": frozenset({CREATED, RUNNING, PAUSED}),
 }
 
 
@@ -55,6 +57,8 @@ def _is_frozen(state: ContainerState) -> bool:
         return False
 
 
-def require(operation: str, status: str, container_id: str) -> None:
+def require(operation: str, status: str, container_id: str, *, verb: str | None = None) -> None:
+    """``InvalidStateError`` unless ``ALLOWED[operation]`` has ``status``; ``verb`` words the message
+    ("cannot exec in a stopped container"), the operation's first word by default."""
     if status not in ALLOWED[operation]:
-        raise InvalidStateError(container_id, operation.split()[0], status)
+        raise InvalidStateError(container_id, verb or operation.split()[0], status)

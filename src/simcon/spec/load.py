@@ -30,7 +30,7 @@ from simcon.errors import ConfigError, shorten
 with interrupts.deferred():  # msgspec and the models are made with Ctrl-C held (see simcon.spec.model)
     import msgspec
 
-    from simcon.spec.model import Process, Spec
+    from simcon.spec.model import Process, Resources, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
 __all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",
@@ -86,6 +86,11 @@ def decode_process(data: bytes, file: str) -> Process:
     if errors:
         raise ConfigError(file, errors[0].path, errors[0].message)
     return process
+
+
+def decode_resources(data: bytes, file: str) -> Resources:
+    """Decode a standalone LinuxResources object (`update --resources`); JSON paths start at its top level."""
+    return _decode(data, Resources, file)
 
 
 def decode_seccomp(data: bytes, file: str):  # noqa: ANN201 - a model.Seccomp

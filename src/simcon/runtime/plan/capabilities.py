@@ -7,7 +7,12 @@ it), is a warning and left out.
 from __future__ import annotations
 
 from simcon.errors import ConfigError
+from simcon.init.plan import CapsPlan
 from simcon.spec.constants import CAPABILITIES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Capabilities
 
 _CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
@@ -16,21 +21,6 @@ def _warn(config_file: str, message: str) -> None:
     from simcon import log
 
     log.warning(f"{config_file}: {message}")
-
-
-class CapsPlan:
-    """The five capability sets as bit masks, and the kernel's highest capability number."""
-
-    __slots__ = ("bounding", "effective", "permitted", "inheritable", "ambient", "last_cap")
-
-    def __init__(self, bounding: int = 0, effective: int = 0, permitted: int = 0, inheritable: int = 0,
-                 ambient: int = 0, last_cap: int = 40) -> None:
-        self.bounding = bounding
-        self.effective = effective
-        self.permitted = permitted
-        self.inheritable = inheritable
-        self.ambient = ambient
-        self.last_cap = last_cap
 
 
 def own_permitted_set() -> int:
@@ -49,7 +39,7 @@ def bounding_set() -> int:
     return 0
 
 
-def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", *,  # noqa: ANN001
+def capabilities_plan(capabilities: Capabilities | None, config_file: str, prefix: str = "process.", *,
                       last_cap: int | None = None, own_permitted: int | None = None) -> CapsPlan:
     """Bit masks of ``process.capabilities`` (no section: no capabilities at all, as in runc).
 
@@ -60,11 +50,11 @@ def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", 
 
     if last_cap is None:
         last_cap = caps.last_cap()
-    plan = CapsPlan(last_cap=last_cap)
     if capabilities is None:
-        return plan
+        return CapsPlan(last_cap=last_cap)
     if own_permitted is None:
         own_permitted = own_permitted_set()
+    masks: dict[str, int] = {}
     for field in _CAP_SETS:
         mask = 0
         for i, name in enumerate(getattr(capabilities, field)):
@@ -80,16 +70,16 @@ def capabilities_plan(capabilities, config_file: str, prefix: str = "process.", 
                 _warn(config_file, f"{where}: SimCon itself does not hold {name}, so it cannot grant it; skipped")
                 continue
             mask |= 1 << bit
-        setattr(plan, field, mask)
+        masks[field] = mask
     # The kernel refuses an ambient capability that is not both permitted and inheritable. runc's own default
     # spec (`runc spec`) asks for exactly that (ambient without inheritable) and runc skips them silently, so this
     # is a debug line, not a warning.
-    missing = plan.ambient & ~(plan.permitted & plan.inheritable)
+    missing = masks["ambient"] & ~(masks["permitted"] & masks["inheritable"])
     if missing:
         from simcon import log
 
         names = [n for n, b in CAPABILITIES.items() if missing & (1 << b)]
         log.debug(f"{config_file}: {prefix}capabilities.ambient: {', '.join(names)} not in both permitted and "
                   "inheritable; skipped")
-        plan.ambient &= ~missing
-    return plan
+        masks["ambient"] &= ~missing
+    return CapsPlan(last_cap=last_cap, **masks)

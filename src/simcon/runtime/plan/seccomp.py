@@ -7,8 +7,10 @@ parent connects to the listener socket now, since the init cannot reach it after
 from __future__ import annotations
 
 import os
+import socket
 
 from simcon.errors import ConfigError, UnsupportedError
+from simcon.init.plan import SeccompPlan
 from simcon.runtime import seccomp_cache
 
 
@@ -19,21 +21,6 @@ def _warn(config_file: str, message: str) -> None:
 
 
 _EPERM = 1
-
-
-class SeccompPlan:
-    """A compiled filter: the BPF program (struct sock_filter array), its seccomp(2) flags, the names skipped."""
-
-    __slots__ = ("program", "flags", "skipped", "listener_path", "listener_metadata")
-
-    def __init__(self, program: bytes, flags: int, skipped: list[str], listener_path: str | None = None,
-                 listener_metadata: str | None = None) -> None:
-        self.program = program
-        self.flags = flags
-        self.skipped = skipped
-        # With SCMP_ACT_NOTIFY: where the listener fd goes (the init sends it there, see seccomp_listener_plan).
-        self.listener_path = listener_path
-        self.listener_metadata = listener_metadata
 
 
 def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: str) -> int:
@@ -89,14 +76,14 @@ def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
     notify = seccomp.default_action == "SCMP_ACT_NOTIFY" or any(c.action == "SCMP_ACT_NOTIFY"
                                                                  for c in seccomp.syscalls)
     if not notify:
-        return SeccompPlan(program, flags, skipped)
+        return SeccompPlan(program, flags, tuple(skipped))
     if not seccomp.listener_path:
         raise ConfigError(config_file, f"{base}.listenerPath", "required: SCMP_ACT_NOTIFY needs a listener socket "
                                                                "to send the notification fd to")
     if not os.path.isabs(seccomp.listener_path):
         raise ConfigError(config_file, f"{base}.listenerPath",
                           f'must be an absolute path, got "{seccomp.listener_path}"')
-    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, skipped, seccomp.listener_path,
+    return SeccompPlan(program, flags | sc.SECCOMP_FILTER_FLAG_NEW_LISTENER, tuple(skipped), seccomp.listener_path,
                        seccomp.listener_metadata)
 
 
@@ -183,29 +170,27 @@ def seccomp_profile(path: str, bounding: list[str]):  # noqa: ANN201 - a model.S
     return decode_seccomp(json.dumps(profile).encode(), path)
 
 
-def seccomp_listener_plan(plan, spec, config_file: str) -> None:  # noqa: ANN001
-    """For SCMP_ACT_NOTIFY: connect to listenerPath now (the init cannot reach it after pivot_root) and prepare
-    the containerProcessState the init sends with the listener fd; the init adds its pid."""
-    import socket
-
+def listener_state(seccomp: SeccompPlan, container_id: str, bundle: str, annotations: dict[str, str]) -> dict:
+    """For SCMP_ACT_NOTIFY: the containerProcessState the init sends with the listener fd (it adds its pid)."""
     from simcon.version import OCI_VERSION
 
-    seccomp = plan.seccomp
+    state: dict = {"ociVersion": OCI_VERSION, "id": container_id, "status": "running", "pid": 0, "bundle": bundle}
+    if annotations:
+        state["annotations"] = dict(annotations)
+    return {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": 0, "metadata": seccomp.listener_metadata or "",
+            "state": state}
+
+
+def connect_listener(path: str, config_file: str) -> socket.socket:
+    """At launch, before fork: connect to listenerPath (the init cannot reach it after pivot_root)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(seccomp.listener_path)
+        sock.connect(path)
     except OSError as exc:
         sock.close()
-        raise ConfigError(config_file, "linux.seccomp.listenerPath",
-                          f'cannot connect to "{seccomp.listener_path}": {exc.strerror}') from None
+        raise ConfigError(config_file, "linux.seccomp.listenerPath", f'cannot connect to "{path}": {exc.strerror}') from exc
     sock.set_inheritable(False)
-    plan.seccomp_listener = sock
-    state = {"ociVersion": OCI_VERSION, "id": plan.container_id, "status": "running", "pid": 0,
-             "bundle": plan.bundle}
-    if spec.annotations:
-        state["annotations"] = dict(spec.annotations)
-    plan.seccomp_listener_state = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": 0,
-                                   "metadata": seccomp.listener_metadata or "", "state": state}
+    return sock
 
 
 def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
