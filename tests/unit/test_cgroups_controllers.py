@@ -11,6 +11,7 @@ import os
 import msgspec
 import pytest
 
+from simcon.cgroups import controllers
 from simcon.cgroups.controllers import ResourceError, blkio, cpu, cpuset, devices, hugetlb, memory, net_cls
 from simcon.cgroups.controllers import net_prio, pids, rdma, unified
 from simcon.spec.model import Resources
@@ -306,7 +307,7 @@ def test_hugetlb(cg, version, limit_file, rsvd_file):
 def test_hugetlb_bad_page_size(cg):
     d = cg({})
     with pytest.raises(ResourceError, match=r"hugepageLimits\[0\]\.pageSize: expected a size"):
-        hugetlb.apply(res(hugepageLimits=[{"pageSize": "2M", "limit": 1}]), d, 1, "linux.resources")
+        controllers.check(res(hugepageLimits=[{"pageSize": "2M", "limit": 1}]), "linux.resources")
 
 
 def test_network_v1(cg):
@@ -355,6 +356,11 @@ def test_devices_bad_rule(cg):
     with pytest.raises(ResourceError, match=r"resources\.devices\[1\]\.major: expected -1 \(any\) or 0 to"):
         devices.apply(res(devices=[{"allow": True}, {"allow": True, "type": "c", "major": 1 << 32}]), d, 1,
                       "resources")
+    with pytest.raises(ResourceError, match=r"linux\.resources\.devices\[0\]\.type: expected a, b or c"):
+        controllers.check(res(devices=[{"allow": True, "type": "x"}]), "linux.resources")
+    with pytest.raises(ResourceError, match=r"resources\.memory\.swap: must be -1 \(no limit\)"):
+        controllers.check(res(memory={"limit": 10, "swap": -2}), "resources")
+    controllers.check(res(memory={"limit": -1}, devices=[{"allow": False, "access": "rwm"}]), "linux.resources")
     assert cg.writes == []
 
 
@@ -403,6 +409,7 @@ def test_memory_v1_memsw_is_left_alone_without_swap(cg):
 
 
 def test_memory_negative_values_other_than_minus_one(cg):
-    d = cg(V1_MEMORY)
+    cg(V1_MEMORY)
     with pytest.raises(ResourceError, match=r"linux\.resources\.memory\.limit: must be -1"):
-        memory.apply(res(memory={"limit": -2}), d, 1, "linux.resources")
+        controllers.check(res(memory={"limit": -2}), "linux.resources")
+    assert cg.writes == []

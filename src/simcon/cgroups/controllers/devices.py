@@ -71,6 +71,11 @@ def _number(value: int | None, where: str) -> int:
     return value
 
 
+def check(resources, field: str) -> None:  # noqa: ANN001
+    """Each rule's type, numbers and access letters (the values, whatever the host): see ``controllers.check``."""
+    effective_rules(resources, field)
+
+
 def effective_rules(resources, field: str) -> list[Rule]:  # noqa: ANN001
     """The config's rules, checked and normalised, in their order, then the defaults: what every driver applies.
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 from simcon.cgroups.controllers._common import ResourceError, exists, write
 
 
-
 def wants(resources) -> bool:  # noqa: ANN001
     return bool(resources.hugepage_limits)
+
+
+def check(resources, field: str) -> None:  # noqa: ANN001
+    for i, hp in enumerate(resources.hugepage_limits):
+        if not _is_page_size(hp.page_size):
+            raise ResourceError(f"{field}.hugepageLimits[{i}].pageSize",
+                                f"expected a size such as 2MB or 1GB, got {hp.page_size!r}")
 
 
 def apply(resources, cgroup_dir: str, version: int, field: str) -> None:  # noqa: ANN001
     for i, hp in enumerate(resources.hugepage_limits):
         where = f"{field}.hugepageLimits[{i}]"
-        if not _is_page_size(hp.page_size):
-            raise ResourceError(f"{where}.pageSize", f"expected a size such as 2MB or 1GB, got {hp.page_size!r}")
         if version == 1:
             limit_file = f"hugetlb.{hp.page_size}.limit_in_bytes"
             rsvd_file = f"hugetlb.{hp.page_size}.rsvd.limit_in_bytes"

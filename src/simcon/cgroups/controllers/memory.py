@@ -14,6 +14,15 @@ def wants(resources) -> bool:  # noqa: ANN001
     return resources.memory is not None
 
 
+def check(resources, field: str) -> None:  # noqa: ANN001
+    mem = resources.memory
+    if mem is None:
+        return
+    for name, value in (("limit", mem.limit), ("swap", mem.swap), ("reservation", mem.reservation)):
+        if (value or 0) < -1:
+            raise ResourceError(f"{field}.memory.{name}", f"must be -1 (no limit) or a number of bytes, got {value}")
+
+
 def apply(resources, cgroup_dir: str, version: int, field: str) -> None:  # noqa: ANN001
     mem = resources.memory
     if mem is None:
@@ -21,9 +30,6 @@ def apply(resources, cgroup_dir: str, version: int, field: str) -> None:  # noqa
     field = f"{field}.memory"
     limit = mem.limit or 0  # 0 means "not set", as in runc
     swap = mem.swap or 0
-    for name, value in (("limit", limit), ("swap", swap), ("reservation", mem.reservation or 0)):
-        if value < -1:
-            raise ResourceError(f"{field}.{name}", f"must be -1 (no limit) or a number of bytes, got {value}")
     if mem.check_before_update and limit > 0:
         usage_file = "memory.usage_in_bytes" if version == 1 else "memory.current"
         usage = int(read(cgroup_dir, usage_file, f"{field}.limit") or 0)

@@ -1,5 +1,5 @@
 """The cgroup section: which driver makes the container's cgroup, where (``linux.cgroupsPath``, checked here,
-before anything is made), and what is written there (``linux.resources``).
+before anything is made), and what is written there (``linux.resources``, its values checked here once).
 
 The path rules belong to the drivers and are applied here once, up front: ``cgroups.paths.check_cgroups_path``
 for cgroupfs (which refuses the systemd form ``slice:prefix:name``), ``cgroups.slices.parse_systemd_path`` for
@@ -50,12 +50,18 @@ def cgroup_plan(linux: Linux | None, container_id: str, *, systemd: bool = False
 
         check_cgroups_path(path, container_id)
     resources = linux.resources if linux is not None and linux.resources is not None else Resources()
+    from simcon.cgroups import controllers
+
+    controllers.check(resources, "linux.resources")  # once, before any cgroup is made
     return CgroupRequest(path, resources, "systemd" if systemd else "cgroupfs", rootless)
 
 
 def update_resources(data: bytes, source: str) -> Resources:
     """The JSON LinuxResources that `update` applies (``--resources`` file or stdin, or the flags as JSON), with
     JSON-path errors naming ``source``."""
+    from simcon.cgroups import controllers
     from simcon.spec.load import decode_resources
 
-    return decode_resources(data, source)
+    resources = decode_resources(data, source)
+    controllers.check(resources, "resources")
+    return resources
