@@ -72,6 +72,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+NEEDS_ROOT = "integration tests run real containers and need root"
+_NOT_RUN = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """Run as non-root, the integration tests cannot run at all: say so loudly, not as one skip among many."""
+    not_run = config.stash.get(_NOT_RUN, 0)
+    if not_run:
+        terminalreporter.write_line(f"NOT TESTED: {not_run} integration tests did not run: {NEEDS_ROOT} (run "
+                                    "`make test` as root); this run counts as failed", red=True, bold=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # `make test` as non-root must not be green by skipping every test that runs a container.
+    if session.config.stash.get(_NOT_RUN, 0) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     not_root = os.geteuid() != 0
@@ -81,7 +99,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         item.add_marker(pytest.mark.integration)
         if not_root:
-            item.add_marker(pytest.mark.skip(reason="integration tests run real containers and need root"))
+            item.add_marker(pytest.mark.skip(reason=NEEDS_ROOT))
+            config.stash[_NOT_RUN] = config.stash.get(_NOT_RUN, 0) + 1
         marker = item.get_closest_marker("simcon_only")
         if marker is not None and other_runtime:
             reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "SimCon-specific")
