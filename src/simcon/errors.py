@@ -50,6 +50,12 @@ class SimconError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def add_cleanup_failures(self, problems: list[str]) -> None:
+        """Report what failed while undoing this error's work next to it, in its one line, not instead of it."""
+        if problems:
+            self.message += " (cleanup also failed: " + "; ".join(problems) + ")"
+            self.args = (self.message,)
+
 
 class UsageError(SimconError):
     """The command line itself is wrong (missing argument, bad flag value)."""

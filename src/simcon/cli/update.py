@@ -107,7 +107,7 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
                 with open(source, "rb") as f:
                     data = f.read()
             except OSError as exc:
-                raise UsageError(f"--resources {source}: {(exc.strerror or str(exc)).lower()}") from None
+                raise UsageError(f"--resources {source}: {(exc.strerror or str(exc)).lower()}") from exc
     else:
         if not flags:
             raise UsageError("nothing to update: give --resources FILE|- or a resource flag")

@@ -48,7 +48,7 @@ def _mount(source: str | None, fd: int, fstype: str | None, flags: int, data: st
     try:
         m.mount(source, fd_path(fd), fstype, flags, data)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, host_path(fd)) from None
+        raise OSError(exc.errno, exc.strerror, host_path(fd)) from exc
 
 
 def kept_flags(fd_or_path: int | str) -> int:
@@ -109,7 +109,7 @@ def mount_one(root_fd: int, mp: MountPlan, cgroup_binds: list[tuple[str, str]], 
     except OSError as exc:
         if exc.filename == "/" + "/".join(split_path(mp.destination)):
             # The step already names the destination: say it once.
-            raise OSError(exc.errno, exc.strerror) from None
+            raise OSError(exc.errno, exc.strerror) from exc
         raise
 
 
@@ -329,7 +329,7 @@ def create_device(root_fd: int, dev: DevicePlan) -> None:
         else:
             parent = open_in_root(root_fd, "/" + "/".join(parts[:-1]), os.O_PATH | os.O_DIRECTORY)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from None
+        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from exc
     name = parts[-1]
     try:
         try:
@@ -360,7 +360,7 @@ def create_device(root_fd: int, dev: DevicePlan) -> None:
         os.chmod(name, dev.mode & 0o7777, dir_fd=parent)
     except OSError as exc:
         # The step names the device and its path; a different path (the host node bound) is worth saying.
-        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from None
+        raise OSError(exc.errno, exc.strerror, exc.filename if exc.filename != dev.path else None) from exc
     finally:
         os.close(parent)
 

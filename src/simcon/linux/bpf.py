@@ -100,7 +100,7 @@ def prog_load(prog_type: int, insns: bytes, name: str, license_: str = "Apache-2
             return _bpf(BPF_PROG_LOAD, attr, name)
         except OSError as again:
             text = log.value.decode(errors="replace").strip().splitlines()
-            raise OSError(again.errno, f"{os.strerror(again.errno)} ({' / '.join(text[-3:])})", name) from None
+            raise OSError(again.errno, f"{os.strerror(again.errno)} ({' / '.join(text[-3:])})", name) from again
 
 
 def prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int, replace_fd: int = 0) -> None:

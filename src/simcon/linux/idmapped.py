@@ -69,7 +69,7 @@ def user_namespace_fd(uid_map: str, gid_map: str) -> int:
             try:
                 os.write(fd, content.encode())
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, f"{name} of the idmapped mount's user namespace") from None
+                raise OSError(exc.errno, exc.strerror, f"{name} of the idmapped mount's user namespace") from exc
             finally:
                 os.close(fd)
         return os.open(f"/proc/{proc_pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)

@@ -74,7 +74,7 @@ def walk_in_root(root_fd: int, path: str, *, create_dirs: bool = False, mode: in
                 parts.insert(0, part)
                 continue
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, where) from None
+                raise OSError(exc.errno, exc.strerror, where) from exc
             if stat.S_ISLNK(os.fstat(fd).st_mode):
                 try:
                     target = os.readlink(part, dir_fd=stack[-1])
@@ -117,7 +117,7 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
                 if attempt == _EAGAIN_RETRIES - 1:
                     raise OSError(errno.EAGAIN, "the path kept changing while it was resolved", "/" + relative) from None
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, "/" + relative) from None
+                raise OSError(exc.errno, exc.strerror, "/" + relative) from exc
     fd = walk_in_root(root_fd, path)
     if flags == os.O_PATH:
         return fd

@@ -316,9 +316,8 @@ class _Launcher:
             self.locked.remove()
         except OSError as exc:
             problems.append(f"remove {self.locked.path}: {exc.strerror}")
-        if problems and isinstance(cause, SimconError):
-            cause.message += " (cleanup also failed: " + "; ".join(problems) + ")"
-            cause.args = (cause.message,)
+        if isinstance(cause, SimconError):
+            cause.add_cleanup_failures(problems)
 
 
 def _open_idmapped_trees(mounts: tuple[MountPlan, ...]) -> dict[int, int]:

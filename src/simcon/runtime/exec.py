@@ -126,11 +126,17 @@ class _ExecLauncher:
             if self.join_cgroup_late:
                 # A paused container: joining its frozen cgroup earlier would have frozen our own children.
                 _join_cgroups(cgroups, pid)
-        except BaseException:
+        except BaseException as exc:
+            problems = []
             for victim in (intermediate, pid):
                 if victim:
-                    _kill(victim)
-                    _reap(victim)
+                    try:
+                        _kill(victim)
+                        _reap(victim)
+                    except OSError as cleanup:
+                        problems.append(f"kill {victim}: {cleanup.strerror}")
+            if isinstance(exc, SimconError):
+                exc.add_cleanup_failures(problems)
             raise
         finally:
             parent.close()

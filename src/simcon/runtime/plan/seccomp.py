@@ -96,7 +96,7 @@ def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]
         filt = sc.Filter(default)
     except OSError as exc:
         raise UnsupportedError(f"{config_file}: {base}: cannot use {sc.LIBRARY} ({exc.strerror}); install "
-                               "Debian's libseccomp2") from None
+                               "Debian's libseccomp2") from exc
     skipped: list[str] = []
     with filt:
         filt.set_attr(sc.SCMP_FLTATR_CTL_NNP, 0)  # noNewPrivileges is the config's decision, not libseccomp's
@@ -108,7 +108,7 @@ def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]
                 filt.add_arch(token)
             except OSError as exc:
                 raise ConfigError(config_file, f"{base}.architectures[{i}]",
-                                  f"libseccomp cannot add {arch}: {exc.strerror}") from None
+                                  f"libseccomp cannot add {arch}: {exc.strerror}") from exc
         for i, call in enumerate(seccomp.syscalls):
             where = f"{base}.syscalls[{i}]"
             if not call.names:
@@ -130,7 +130,7 @@ def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]
                         filt.add_rule(action, nr, group)
                     except OSError as exc:
                         raise ConfigError(config_file, f"{where}.names[{j}]",
-                                          f'libseccomp refused the rule for "{name}": {exc.strerror}') from None
+                                          f'libseccomp refused the rule for "{name}": {exc.strerror}') from exc
         program = filt.export_bpf()
     return program, skipped
 
