@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "delete a container: its processes (with --force), cgroups and state"
 EXAMPLES = (
     'simcon delete web',
@@ -18,7 +22,7 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.errors import ContainerNotFoundError
     from simcon.api import Runtime
 

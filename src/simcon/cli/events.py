@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "print container events: resource stats every interval, and OOM kills"
 EXAMPLES = (
     'simcon events --stats web',
@@ -45,7 +49,7 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.errors import UsageError
     from simcon.runtime.cgroup_ops import watch_events
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from simcon.cli.args import ArgumentParser, Namespace
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "run a process in a running container"
 EXAMPLES = (
     "simcon exec web sh -c 'echo hi'",
@@ -9,7 +15,7 @@ EXAMPLES = (
 )
 
 
-def configure(parser) -> None:  # noqa: ANN001
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-p", "--process", default=None, metavar="FILE",
                         help="a process.json giving the whole process (the process flags are then ignored)")
     parser.add_argument("-d", "--detach", action="store_true", help="do not wait for the process to exit")
@@ -37,7 +43,7 @@ def configure(parser) -> None:  # noqa: ANN001
     parser.add_argument("process_args", nargs="...", metavar="COMMAND", help="the command and its arguments")
 
 
-def run(args, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.runtime.exec import ExecOptions, exec_in_container
 
     options = ExecOptions(

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "print the features this runtime supports (OCI features JSON)"
 EXAMPLES = (
     'simcon features | jq .linux.cgroup',
@@ -15,7 +19,7 @@ def configure(parser: ArgumentParser) -> None:
     pass
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
+def run(args: Namespace, store: StateStore) -> int:  # noqa: ARG001
     import json
 
     from simcon.runtime.mountopts import idmap_supported

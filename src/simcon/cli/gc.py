@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "remove stopped containers' state, cgroups and leftovers (--dry-run: only list them)"
 EXAMPLES = (
     "simcon gc --dry-run",
@@ -22,7 +26,7 @@ def configure(parser: ArgumentParser) -> None:
                         help="also remove containers whose state cannot be read (as delete --force)")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon import log
     from simcon.api import Runtime
     from simcon.errors import SimconError

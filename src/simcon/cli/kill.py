@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "send a signal (default SIGTERM) to the container's init process"
 EXAMPLES = (
     'simcon kill web',
@@ -18,7 +22,7 @@ def configure(parser: ArgumentParser) -> None:
                         help="name (KILL, SIGKILL) or number (default SIGTERM)")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.api import Runtime
 
     Runtime(store=store).kill(args.container_id, args.signal, all=args.all)

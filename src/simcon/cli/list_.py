@@ -6,6 +6,11 @@ import os
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import ContainerState
+    from simcon.runtime.state import StateStore
+
 HELP = "list containers"
 EXAMPLES = (
     'simcon list',
@@ -46,7 +51,7 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
     return wanted
 
 
-def matches(wanted: dict[str, list[str]], state, status: str) -> bool:  # noqa: ANN001
+def matches(wanted: dict[str, list[str]], state: ContainerState, status: str) -> bool:
     """docker's rule: values of one key are alternatives, different keys must all match."""
     for key, values in wanted.items():
         if key == "status" and status not in values:
@@ -67,7 +72,7 @@ def _annotation_matches(annotations: dict[str, str], wanted: str) -> bool:
     return key in annotations and (not sep or annotations[key] == value)
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon import fastjson, log
     from simcon.runtime.operations import list_containers
 

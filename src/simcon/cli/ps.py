@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from simcon.cli.args import REMAINDER, ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "list the processes running in a container"
 EXAMPLES = (
     'simcon ps web',
@@ -20,7 +24,7 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("ps_args", nargs=REMAINDER, metavar="PS_ARGS", help="options for ps (default -ef)")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.errors import UsageError
     from simcon.runtime.cgroup_ops import container_pids
 

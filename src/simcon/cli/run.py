@@ -5,6 +5,10 @@ from __future__ import annotations
 from simcon.cli.args import ArgumentParser, Namespace
 from simcon.cli.create import add_create_arguments, log_settings, options_from
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "create and start a container, and wait for it unless --detach"
 EXAMPLES = (
     'simcon run --bundle ./mybundle web',
@@ -18,7 +22,7 @@ def configure(parser: ArgumentParser) -> None:
     add_create_arguments(parser)
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.runtime.run import run_container
 
     options = options_from(args)

@@ -6,6 +6,10 @@ import os
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "write a default config.json (like runc spec)"
 EXAMPLES = (
     'simcon spec',
@@ -21,7 +25,7 @@ def configure(parser: ArgumentParser) -> None:
                              "'unconfined' for none")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001, ARG001
+def run(args: Namespace, store: StateStore) -> int:  # noqa: ARG001
     import json
 
     from simcon.errors import SimconError

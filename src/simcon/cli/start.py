@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "start the process of a created container"
 EXAMPLES = (
     'simcon start web',
@@ -14,7 +18,7 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.api import Runtime
 
     Runtime(store=store).start(args.container_id)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from simcon.cli.args import ArgumentParser, Namespace
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "stop a container: SIGTERM, then SIGKILL after --time seconds"
 EXAMPLES = (
     'simcon stop web',
@@ -9,7 +15,7 @@ EXAMPLES = (
 )
 
 
-def configure(parser) -> None:  # noqa: ANN001
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("-t", "--time", type=int, default=10, metavar="N",
                         help="seconds to wait after SIGTERM before SIGKILL (default 10)")
     parser.add_argument("-s", "--signal", default="SIGTERM", metavar="SIGNAL",
@@ -17,7 +23,7 @@ def configure(parser) -> None:  # noqa: ANN001
     parser.add_argument("container_id", metavar="ID")
 
 
-def run(args, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     from simcon.api import Runtime
     from simcon.errors import UsageError
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 HELP = "update the resource limits of a container (--resources FILE|- or flags)"
 EXAMPLES = (
     'simcon update --memory 256M web',
@@ -87,7 +91,7 @@ def resources_from_flags(args: Namespace) -> dict:
     return doc
 
 
-def run(args: Namespace, store) -> int:  # noqa: ANN001
+def run(args: Namespace, store: StateStore) -> int:
     import json
     import sys
 

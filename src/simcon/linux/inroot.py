@@ -15,6 +15,10 @@ import stat
 
 from simcon.linux import openat2 as o2
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 MAX_SYMLINKS = 40
 
 _IN_ROOT = o2.RESOLVE_IN_ROOT | o2.RESOLVE_NO_MAGICLINKS
@@ -212,7 +216,7 @@ def resolve_in_root(root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
-def _with_root(root: str, action) -> str:  # noqa: ANN001
+def _with_root(root: str, action: Callable[[int], int]) -> str:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = action(root_fd)

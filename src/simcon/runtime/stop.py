@@ -10,10 +10,15 @@ from simcon.linux import procfs
 from simcon.runtime import status as st
 from simcon.runtime.operations import container_status, kill_container
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.runtime.state import StateStore
+
 KILL_WAIT = 10.0  # seconds to wait for the init to go after SIGKILL; only a wedged kernel task takes longer
 
 
-def stop_container(store, container_id: str, timeout: float, first_signal: int = signal.SIGTERM) -> bool:  # noqa: ANN001
+def stop_container(store: StateStore, container_id: str, timeout: float,
+                   first_signal: int = signal.SIGTERM) -> bool:
     """Stop the container; True if it exited on ``first_signal``, False if it had to be killed.
 
     A container that is already stopped is not an error: stopping is idempotent, as engines expect.

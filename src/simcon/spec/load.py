@@ -30,7 +30,7 @@ from simcon.errors import ConfigError, shorten
 with interrupts.deferred():  # msgspec and the models are made with Ctrl-C held (see simcon.spec.model)
     import msgspec
 
-    from simcon.spec.model import Process, Resources, Spec
+    from simcon.spec.model import Process, Resources, Seccomp, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
 __all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",
@@ -93,10 +93,8 @@ def decode_resources(data: bytes, file: str) -> Resources:
     return _decode(data, Resources, file)
 
 
-def decode_seccomp(data: bytes, file: str):  # noqa: ANN201 - a model.Seccomp
+def decode_seccomp(data: bytes, file: str) -> Seccomp:
     """Decode a standalone ``linux.seccomp`` object (a profile file); JSON paths start at its top level."""
-    from simcon.spec.model import Seccomp
-
     return _decode(data, Seccomp, file)
 
 

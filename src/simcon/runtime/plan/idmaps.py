@@ -8,6 +8,10 @@ import os
 
 from simcon.errors import ConfigError, UnsupportedError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Linux, Process
+
 _MAX_MAP_LINES = 340  # the kernel's limit per uid_map/gid_map (Linux 4.15+)
 
 
@@ -24,7 +28,8 @@ def own_ids_only(uid_maps: list, gid_maps: list) -> bool:
                for maps, own in ((uid_maps, os.geteuid()), (gid_maps, os.getegid())))
 
 
-def _check_unprivileged_maps(uid_maps: list, gid_maps: list, process, config_file: str) -> None:  # noqa: ANN001
+def _check_unprivileged_maps(uid_maps: list[tuple[int, int, int]], gid_maps: list[tuple[int, int, int]],
+                             process: Process, config_file: str) -> None:
     """Anything beyond the user's own ids goes through the setuid helpers newuidmap/newgidmap, which check
     /etc/subuid and /etc/subgid; without them it is refused here."""
     import shutil
@@ -45,7 +50,8 @@ def _check_unprivileged_maps(uid_maps: list, gid_maps: list, process, config_fil
                                "user namespace an unprivileged user creates, so no supplementary groups")
 
 
-def id_mappings_plan(linux, process, config_file: str) -> tuple[list, list]:  # noqa: ANN001
+def id_mappings_plan(linux: Linux, process: Process,
+                     config_file: str) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
     """(uid maps, gid maps) as (container id, host id, size) for a new user namespace, checked so the kernel and
     the init will not refuse them: ranges that do not overlap, container id 0 mapped (the init sets the container
     up as root inside), and every id the process runs as mapped."""

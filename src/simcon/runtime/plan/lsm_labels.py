@@ -6,8 +6,13 @@ from __future__ import annotations
 from simcon.errors import ConfigError
 from simcon.linux import lsm as host_lsm
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Linux, Process
 
-def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.") -> str | None:  # noqa: ANN001
+
+def check_lsm_labels(process: Process | None, linux: Linux | None, config_file: str,
+                     prefix: str = "process.") -> str | None:
     """The AppArmor profile to apply (None: none asked for). A label for an LSM the host does not run is an
     error, as is an AppArmor profile the kernel has not loaded. SELinux labels: see ``selinux_labels``."""
     profile = process.apparmor_profile if process is not None else None
@@ -22,7 +27,8 @@ def check_lsm_labels(process, linux, config_file: str, prefix: str = "process.")
     return profile or None
 
 
-def selinux_labels(process, linux, config_file: str, prefix: str = "process.") -> tuple[str | None, str | None]:  # noqa: ANN001
+def selinux_labels(process: Process | None, linux: Linux | None, config_file: str,
+                   prefix: str = "process.") -> tuple[str | None, str | None]:
     """(process label, mount label) to apply. The process label is written to /proc/thread-self/attr/exec before
     execve, the mount label becomes a `context=` mount option. On a host without SELinux both are skipped with a
     warning in the runtime log, as crun does: a bundle written for an SELinux host still runs here."""

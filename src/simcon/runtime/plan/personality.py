@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from simcon.errors import ConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Personality
+
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008
 
 
-def personality_plan(personality, config_file: str) -> int | None:  # noqa: ANN001
+def personality_plan(personality: Personality | None, config_file: str) -> int | None:
     if personality is None:
         return None
     domains = {"LINUX": PER_LINUX, "LINUX32": PER_LINUX32}

@@ -10,6 +10,10 @@ from simcon.errors import ConfigError
 from simcon.runtime.plan import capabilities
 from simcon.spec.constants import CAPABILITIES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Rlimit
+
 CAP_SYS_RESOURCE = CAPABILITIES["CAP_SYS_RESOURCE"]
 
 # <asm-generic/resource.h>: Python's resource module lacks some (RLIMIT_LOCKS) but takes any number.
@@ -20,7 +24,7 @@ RLIMIT_NUMBERS = {
 }
 
 
-def rlimits_plan(rlimits, config_file: str, prefix: str = "process.") -> list[tuple[int, int, int]]:  # noqa: ANN001
+def rlimits_plan(rlimits: list[Rlimit], config_file: str, prefix: str = "process.") -> list[tuple[int, int, int]]:
     """(resource number, soft, hard) for each rlimit. A hard limit above SimCon's own is an error when SimCon
     lacks CAP_SYS_RESOURCE (setrlimit would refuse it in the init)."""
     import resource

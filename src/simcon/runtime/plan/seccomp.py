@@ -13,6 +13,10 @@ from simcon.errors import ConfigError, UnsupportedError
 from simcon.init.plan import SeccompPlan
 from simcon.runtime import seccomp_cache
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.spec.model import Seccomp, SeccompArg
+
 
 def _warn(config_file: str, message: str) -> None:
     from simcon import log
@@ -43,7 +47,7 @@ def _seccomp_action(name: str, errno_ret: int | None, where: str, config_file: s
     raise ConfigError(config_file, where, f'unknown seccomp action "{name}" (expected one of {", ".join(ACTIONS)})')
 
 
-def seccomp_plan(seccomp, config_file: str) -> SeccompPlan:  # noqa: ANN001
+def seccomp_plan(seccomp: Seccomp, config_file: str) -> SeccompPlan:
     """Compile ``linux.seccomp`` with libseccomp into a BPF program, in the parent, before fork.
 
     As in runc: syscall names this libseccomp does not know are skipped with a warning; rules whose action is
@@ -154,7 +158,7 @@ def _cache_key(seccomp) -> bytes | None:  # noqa: ANN001
     return seccomp_cache.make_key(profile.encode(), compiler.encode())
 
 
-def seccomp_profile(path: str, bounding: list[str]):  # noqa: ANN201 - a model.Seccomp, or None
+def seccomp_profile(path: str, bounding: list[str]) -> Seccomp | None:
     """The ``--seccomp-profile FILE`` option: a profile file (OCI ``linux.seccomp`` or Docker/moby format, read
     as ``simcon spec --seccomp`` reads it) that replaces the config's filter; ``unconfined``: no filter."""
     if path == "unconfined":
@@ -193,7 +197,7 @@ def connect_listener(path: str, config_file: str) -> socket.socket:
     return sock
 
 
-def _seccomp_conditions(args, where: str, config_file: str) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
+def _seccomp_conditions(args: list[SeccompArg], where: str, config_file: str) -> list[tuple[int, int, int, int]]:
     from simcon.linux import seccomp as sc
     from simcon.spec.seccomp import OPERATORS
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from simcon.errors import ConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
                 "kernel.shmmni", "kernel.shm_rmid_forced")
 _UTS_SYSCTLS = ("kernel.hostname", "kernel.domainname")
@@ -21,7 +25,8 @@ def sysctl_namespace(key: str) -> str | None:
     return None
 
 
-def sysctl_plan(sysctl: dict[str, str], has_namespace, config_file: str) -> list[tuple[str, str]]:  # noqa: ANN001
+def sysctl_plan(sysctl: dict[str, str], has_namespace: Callable[[str], bool],
+                config_file: str) -> list[tuple[str, str]]:
     """(path under /proc/sys, value) per key; each key must belong to a namespace the container has of its own."""
     result = []
     for key, value in sysctl.items():
