@@ -91,7 +91,7 @@ def seccomp_plan(seccomp: Seccomp, config_file: str) -> SeccompPlan:
                        seccomp.listener_metadata)
 
 
-def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]:  # noqa: ANN001
+def _compile(seccomp: Seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]:
     """libseccomp's BPF program for ``linux.seccomp``, and the syscall names it did not know (skipped)."""
     from simcon.linux import seccomp as sc
 
@@ -139,7 +139,7 @@ def _compile(seccomp, default: int, config_file: str) -> tuple[bytes, list[str]]
     return program, skipped
 
 
-def _cache_key(seccomp) -> bytes | None:  # noqa: ANN001
+def _cache_key(seccomp: Seccomp) -> bytes | None:
     """The cache key of a compile: every field the program depends on, and what compiles it (libseccomp's
     version, the kernel, the architecture, this compiling code). None when libseccomp cannot be loaded (the
     compile then reports that)."""
