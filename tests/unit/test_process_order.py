@@ -41,8 +41,8 @@ class Recorder(Syscalls):
 
 
 def _recording(name: str):  # noqa: ANN202
-    def method(self: Recorder, *args: object) -> object:
-        self.calls.append((name, *args))
+    def method(self: Recorder, *args: object, **options: object) -> object:
+        self.calls.append((name, *args, *(f"{k}={v}" for k, v in options.items() if v != -1)))
         if name == "stat":
             return os.stat_result((stat.S_IFREG | 0o755, 0, 0, 1, 0, 0, 0, 0, 0, 0))
         if name == "access":
@@ -200,3 +200,17 @@ def test_the_plan_cannot_be_changed_by_a_step() -> None:
     proc = process()
     with pytest.raises(AttributeError):
         proc.uid = 0  # type: ignore[misc]
+
+
+def test_waiting_in_the_trampoline_keeps_the_fifo_open_until_execve() -> None:
+    """The init that waits for `start` in the sealed trampoline hands it exec.fifo: kept through the fd closing,
+    made inheritable after the seccomp filter, passed to execve."""
+    plan = ContainerPlan(container_id="c", rootfs="/r", process=process(), seccomp=FILTER)
+    init = container_init._Init(plan, ContainerLaunch(), FakeChannel())
+    init.sys = recorder = Recorder()
+    for _name, action in init.exec_steps((), 9, wait_fifo_fd=11):
+        action()
+    names = recorder.names()
+    assert names[-4:] == ["close_fds_except", "seccomp_load", "set_inheritable", "execve"]
+    assert 11 in recorder.calls[names.index("close_fds_except")][2]
+    assert recorder.calls[-1][-1] == "wait_fifo_fd=11"
