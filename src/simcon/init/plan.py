@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import socket
 
-import msgspec
+from simcon import interrupts
+
+# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
+# wait until the module is done (restored at the bottom).
+_held = interrupts.block()
+
+import msgspec  # noqa: E402
 
 from simcon.linux import mount as m
 
@@ -205,3 +211,6 @@ class ExecLaunch:
         self.root_fd = -1
         self.exec_trampoline_fd = -1
         self.console_socket: socket.socket | None = None
+
+
+interrupts.restore(_held)

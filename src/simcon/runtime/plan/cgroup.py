@@ -8,7 +8,13 @@ the systemd driver (``--systemd-cgroup``, or simcon.toml's ``cgroup_manager`` fo
 
 from __future__ import annotations
 
-import msgspec
+from simcon import interrupts
+
+# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
+# wait until the module is done (restored at the bottom).
+_held = interrupts.block()
+
+import msgspec  # noqa: E402
 
 from simcon.spec.model import Resources
 
@@ -65,3 +71,6 @@ def update_resources(data: bytes, source: str) -> Resources:
     resources = decode_resources(data, source)
     controllers.check(resources, "resources")
     return resources
+
+
+interrupts.restore(_held)

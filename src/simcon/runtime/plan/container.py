@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import os
 
-import msgspec
+from simcon import interrupts
+
+# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
+# wait until the module is done (restored at the bottom).
+_held = interrupts.block()
+
+import msgspec  # noqa: E402
 
 from simcon.errors import UnsupportedError
 from simcon.init.plan import DEFAULT_ROOTFS_PROPAGATION, ContainerPlan, HookPlan
@@ -229,3 +235,6 @@ def _console_plan(terminal: bool, options: CreateOptions, container_id: str, con
 def hooks_from_state(hooks: list[dict]) -> list[HookPlan]:
     """The poststart/poststop hooks recorded in state.json at create."""
     return [HookPlan.from_json(h) for h in hooks]
+
+
+interrupts.restore(_held)

@@ -8,7 +8,13 @@ always did.
 
 from __future__ import annotations
 
-import msgspec
+from simcon import interrupts
+
+# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
+# wait until the module is done (restored at the bottom).
+_held = interrupts.block()
+
+import msgspec  # noqa: E402
 
 from simcon.errors import ConfigError
 from simcon.init.plan import HookPlan
@@ -69,3 +75,6 @@ def hooks_plan(hooks: Hooks | None, timeout: float) -> HooksPlan:
 def _hooks(hooks: list[Hook] | None, default_timeout: int | None) -> tuple[HookPlan, ...]:
     return tuple(HookPlan(h.path, tuple(h.args or ()), tuple(h.env or ()),
                           h.timeout if h.timeout is not None else default_timeout) for h in hooks or ())
+
+
+interrupts.restore(_held)
