@@ -45,8 +45,16 @@ def write(cgroup_dir: str, name: str, value: str) -> None:
 
 
 def read_pids(cgroup_dir: str, name: str = "cgroup.procs") -> list[int]:
-    """The pids listed in ``cgroup_dir/cgroup.procs``."""
-    return [int(word) for word in read(cgroup_dir, name).split()]
+    """The pids listed in ``cgroup_dir/cgroup.procs``; none when the cgroup is gone. (systemd removes an emptied
+    scope by itself: a read racing with that fails with ENODEV, or ENOENT once the directory is gone.)"""
+    import errno
+
+    try:
+        return [int(word) for word in read(cgroup_dir, name).split()]
+    except CgroupError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENODEV):
+            return []
+        raise
 
 
 def subtree(cgroup_dir: str) -> list[str]:

@@ -244,6 +244,11 @@ class _Follower:
 
             self.spool = f"{path}{FOLLOW_SUFFIX}{os.getpid()}"
             _remove_spool(self.spool)  # a dead follower's with our pid
+            # Right after `run -d` the monitor may not have made the log directory yet: give it a moment.
+            for attempt in range(50):
+                if os.path.isdir(os.path.dirname(self.spool)):
+                    break
+                time.sleep(0.002 * attempt)
             os.mkdir(self.spool, 0o700)
         for attempt in range(50):
             chain = self._chain()
