@@ -4,11 +4,11 @@ Files, oldest first: ``container.log.N.gz`` ... ``container.log.2.gz``, ``contai
 (see ``monitor.logdrivers.rotation``). Records are parsed by the driver's format and partial records joined, so
 what comes out is exactly the bytes the container wrote, per stream.
 
-Following across rotations: the follower holds the file it reads. At its end, if the log path is still the same
-inode, it waits; if not, the file it holds is complete (the monitor renames only after its last write to it), so
-it reads that to the end and then finds the file that came next: the rotated file whose inode (or, once
-gzipped, whose recorded origin inode) follows its own in the chain. A follower that fell so far behind that its
-successor was removed says so on stderr and goes on with the oldest file left.
+Reading starts by holding the current file open and listing the rotated files with it (again, if a rotation
+came between the listing and the open: the held inode tells). Following across rotations: the follower holds the
+file it reads; at its end it waits, until the monitor's spool (see ``_Follower``) shows the file that came next;
+the file it holds is complete by then (the monitor renames only after its last write to it), so it reads that to
+the end and moves on.
 """
 
 from __future__ import annotations
@@ -250,49 +250,46 @@ class _Follower:
                     break
                 time.sleep(0.002 * attempt)
             os.mkdir(self.spool, 0o700)
+        # Hold the current file, and take as older every rotated file listed together with it. A rotation
+        # between the listing and the open shows as a held inode other than the listed one: list again.
         for attempt in range(50):
             chain = self._chain()
-            if chain is not None:
-                break
-            time.sleep(0.001 * attempt)  # a rotation is under way: it takes a few renames
-        else:
-            chain = []
-        if chain:
-            name, ino, _origin = chain[-1]
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                fd = -1
-            if fd >= 0:
-                self.fd, self.ino = fd, os.fstat(fd).st_ino
-                # Older than the held file: the rotated ones before it (one that is the held file, rotated since
-                # the listing, is left out: we read it through the fd).
-                for entry_name, entry_ino, origin in chain[:-1]:
-                    if self.ino in (entry_ino, origin):
-                        break
-                    self.older.append(entry_name)
+            if chain is None:
+                time.sleep(0.001 * attempt)  # a rotation is under way: it takes a few renames
+                continue
+            *older, (name, listed_ino) = chain
+            if listed_ino:
+                try:
+                    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                if os.fstat(fd).st_ino != listed_ino:
+                    os.close(fd)
+                    continue
+                self.fd, self.ino = fd, listed_ino
+            self.older = [entry_name for entry_name, _ino in older]
+            return
+        warn(f"{path} kept being rotated while `logs` started: its older files are left out")
 
     def older_files(self) -> list[str]:
         return self.older
 
-    def _chain(self) -> list[tuple[str, int, int | None]] | None:
-        """(name, inode, origin inode of a gzipped file) oldest first, the current file last; None: raced."""
-        from simcon.monitor.logdrivers.rotation import gzip_origin
+    def _chain(self) -> list[tuple[str, int]] | None:
+        """(name, inode) oldest first, the current file last (inode 0: there is none); None: raced a rotation.
 
+        Inodes, not names, tie the listing to the file then held. (A gzipped file cannot say by inode which file
+        it was made from: that file is unlinked after compression, and the new current file can get its inode.)
+        """
         chain = []
-        for name in [*rotated_files(self.path), self.path]:
+        for name in rotated_files(self.path):
             try:
-                ino = os.stat(name).st_ino
+                chain.append((name, os.stat(name).st_ino))
             except FileNotFoundError:
-                if name == self.path:
-                    return [] if not chain else None
                 return None  # renamed or removed since the listing
-            origin = None
-            if name.endswith(".gz"):
-                origin = gzip_origin(name)
-                if origin is None:
-                    return None
-            chain.append((name, ino, origin))
+        try:
+            chain.append((self.path, os.stat(self.path).st_ino))
+        except FileNotFoundError:
+            chain.append((self.path, 0))
         return chain
 
     def read_available(self) -> bytes:

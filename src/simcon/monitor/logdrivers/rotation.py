@@ -10,16 +10,13 @@ the file it starts in, whole, even when it alone is larger than max-size), never
 Followers (`simcon logs -f`, see ``runtime.logs``) each make a spool directory ``container.log.follow-<pid>``
 next to the file; every new file is hard-linked into each spool as it is created (``0000000001``, ...), so a
 follower gets every file in order however far behind it is, even after rotation removed the file's own name
-(it unlinks a spool entry once it holds it open). The spool of a follower that is gone is removed here. Each
-gzipped file carries, in its gzip header's comment, the inode of the file it was made from (``ORIGIN``), so a
-reader can tell which rotated file is which.
+(it unlinks a spool entry once it holds it open). The spool of a follower that is gone is removed here.
 """
 
 from __future__ import annotations
 
 import posix  # not `os`: the monitor stays small (see monitor.capture)
 
-ORIGIN = b"simcon-log-origin-ino="
 FOLLOW_SUFFIX = ".follow-"
 _COMPRESS_CHUNK = 1 << 20
 
@@ -185,18 +182,17 @@ def _unlink_quietly(path: str) -> None:
 
 
 def gzip_file(source: str, target: str) -> None:
-    """gzip ``source`` into ``target`` (tmp + rename), recording the source's inode in the header comment."""
+    """gzip ``source`` into ``target`` (tmp + rename)."""
     import struct
     import zlib
 
     tmp = target + ".tmp"
     src = posix.open(source, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        origin = posix.fstat(src).st_ino
         out = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o640)
         try:
-            # gzip member header: magic, deflate, FCOMMENT, mtime 0, no extra flags, OS unix; then the comment.
-            header = b"\x1f\x8b\x08\x10" + b"\0\0\0\0" + b"\x00\x03" + ORIGIN + str(origin).encode() + b"\0"
+            # gzip member header (RFC 1952): magic, deflate, no flags, mtime 0, no extra flags, OS unix.
+            header = b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x00\x03"
             _write_all(out, header)
             deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
             crc = 0
@@ -223,19 +219,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[posix.write(fd, view):]
-
-
-def gzip_origin(path: str) -> int | None:
-    """The inode a gzipped log file was made from (None: not one of ours, or unreadable)."""
-    try:
-        with open(path, "rb") as f:
-            return gzip_origin_of(f.read(10 + len(ORIGIN) + 24))
-    except OSError:
-        return None
-
-
-def gzip_origin_of(head: bytes) -> int | None:
-    if head[:3] != b"\x1f\x8b\x08" or not head[3] & 0x10 or head[10:10 + len(ORIGIN)] != ORIGIN:
-        return None
-    digits = head[10 + len(ORIGIN):10 + len(ORIGIN) + 24].split(b"\0", 1)[0]
-    return int(digits) if digits.isdigit() else None
