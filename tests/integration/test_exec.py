@@ -271,6 +271,8 @@ def _rmdir(path) -> bool:  # noqa: ANN001
     (("--cgroup", "no-such-sub"), "--cgroup 'no-such-sub': no such sub-cgroup"),
     (("--preserve-fds", "-1"), "--preserve-fds must not be negative"),
     (("--cwd", "relative"), "--cwd 'relative': must be an absolute path"),
+    (("--env", "JUSTANAME"), "--env 'JUSTANAME': expected KEY=VALUE"),
+    (("--env", "=value"), "--env '=value': expected KEY=VALUE"),
 ])
 def test_exec_bad_flags_are_one_clear_line(rt, flags: tuple[str, ...], expected: str) -> None:
     bundle = _start(rt)

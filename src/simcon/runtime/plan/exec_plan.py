@@ -96,6 +96,10 @@ def _amend(base: Process, options: ExecOptions) -> Process:
 
     if options.cwd is not None and not os.path.isabs(options.cwd):
         raise UsageError(f"--cwd {options.cwd!r}: must be an absolute path")
+    for entry in options.env:
+        name, sep, _value = entry.partition("=")
+        if not sep or not name:  # as config.json's process.env (spec.validate); runc refuses these too
+            raise UsageError(f"--env {entry!r}: expected KEY=VALUE")
     user = base.user
     uid, gid = user.uid, user.gid
     if options.user:
