@@ -52,3 +52,19 @@ def test_exec_killed_by_a_forwarded_signal_reports_128_plus_n(rt) -> None:
     status, _ = _signal_runner(rt, ["exec", bundle.cid, "sh", "-c", "echo ready >&2; exec sleep 3600"],
                                signal.SIGTERM)
     assert status == 128 + signal.SIGTERM
+
+
+@pytest.mark.simcon_only("SimCon's log drivers")
+def test_run_with_a_log_driver_forwards_signals(rt) -> None:
+    """With a log driver the monitor is the init's parent; the foreground `run` waits on it and still forwards."""
+    bundle = rt.bundle(["sh", "-c", TRAP.format(name="TERM", code=7)])
+    runner = rt.popen("run", "--log-driver", "k8s-file", "--bundle", bundle.path, bundle.cid)
+    try:
+        rt.wait_for(lambda: "ready" in rt.run("logs", bundle.cid).stderr, what="the trap to be set")
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) == 7
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        runner.communicate(timeout=30)
+    assert rt.run("logs", bundle.cid).stdout == "got TERM\n"

@@ -182,40 +182,22 @@ def _record_monitor(store, container_id: str, settings: LogSettings) -> None:  #
         locked.write(state)
 
 
-def wait_for_exit(store, container_id: str, *, keep: bool, forwarded: tuple) -> int:  # noqa: ANN001
+def wait_for_exit(store, container_id: str, *, keep: bool) -> int:  # noqa: ANN001
     """A foreground `run` with a log driver: the monitor holds the output, so wait for the monitor to record the
     exit (it exits right after), passing our signals on to the container; then delete unless ``keep``."""
-    import select
-    import signal
-
+    from simcon.linux.pidfd import open_pidfd, wait_for_exit as wait_for_pidfd
+    from simcon.runtime.forwarding import forwarding_to
     from simcon.runtime.operations import delete_container
 
     state = store.read_unlocked(container_id)
-    init_pid = state.pid
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(init_pid, signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
-    try:
-        try:
-            monitor = os.pidfd_open(state.monitor_pid)
-        except OSError:
-            monitor = -1  # gone already
-        if monitor >= 0:
+    with forwarding_to(state.pid):
+        monitor = open_pidfd(state.monitor_pid)  # None: gone already
+        if monitor is not None:
             try:
-                poller = select.poll()
-                poller.register(monitor, select.POLLIN)
-                while not poller.poll(1000):
+                while not wait_for_pidfd(monitor, 1.0):
                     pass
             finally:
                 os.close(monitor)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     code = store.read_unlocked(container_id).exit_status
     if not keep:
         delete_container(store, container_id, force=True, keep_logs=True)

@@ -48,7 +48,7 @@ def exec_in_container(store: StateStore, container_id: str, options: ExecOptions
 
     plan = build_exec_plan(state, store.container_dir(container_id), options)
     launcher = _ExecLauncher(state, plan, options, join_cgroup_late=status == st.PAUSED)
-    from simcon.runtime.run import FORWARDED
+    from simcon.runtime.forwarding import FORWARDED
 
     # Held back from the moment of fork until the handlers know whom to forward to: the process may run (and
     # be signalled by whoever watches it) before launch() returns. Its exec path clears the mask again.
@@ -272,29 +272,20 @@ def _reap(pid: int) -> None:
 
 def _wait_in_foreground(pid: int, console_master: int | None) -> int:
     from simcon.monitor.waiter import exit_code, wait_for
-    from simcon.runtime.run import FORWARDED
+    from simcon.runtime.forwarding import FORWARDED, forwarding_to
 
     relay = None
     if console_master is not None:
         from simcon.runtime.console import Relay
 
         relay = Relay(console_master)
-
-    def forward(signum: int, _frame: object) -> None:
+    with forwarding_to(pid):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # what came since fork is forwarded now
         try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-    try:
-        if relay is not None:
-            relay.start()
-        status = wait_for(pid)
-    finally:
-        if relay is not None:
-            relay.finish()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            if relay is not None:
+                relay.start()
+            status = wait_for(pid)
+        finally:
+            if relay is not None:
+                relay.finish()
     return exit_code(status)

@@ -8,20 +8,12 @@ intermediate process, exits at once) is re-parented to SimCon, which can then wa
 
 from __future__ import annotations
 
-import os
-import signal
-
 from simcon.linux import process as proc
 from simcon.monitor.waiter import exit_code, wait_for
 from simcon.runtime.create import CreateOptions, create_container
+from simcon.runtime.forwarding import forwarding_to
 from simcon.runtime.operations import delete_container, start_container
 from simcon.runtime.state import StateStore
-
-# Every catchable signal a user or engine may send to `simcon run` is passed on to the container.
-FORWARDED = (
-    signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
-    signal.SIGWINCH, signal.SIGCONT, signal.SIGALRM, signal.SIGPWR, signal.SIGVTALRM, signal.SIGPROF,
-)
 
 
 def run_container(store: StateStore, container_id: str, options: CreateOptions, *, detach: bool,
@@ -38,7 +30,7 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
             return 0
         from simcon.runtime.container_logs import wait_for_exit
 
-        return wait_for_exit(store, container_id, keep=keep, forwarded=FORWARDED)
+        return wait_for_exit(store, container_id, keep=keep)
 
     proc.set_child_subreaper(True)
     options.relay_terminal = True
@@ -50,28 +42,20 @@ def run_container(store: StateStore, container_id: str, options: CreateOptions, 
 
         relay = Relay(created.console_master)
 
-    def forward(signum: int, _frame: object) -> None:
+    with forwarding_to(init_pid):
         try:
-            os.kill(init_pid, signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        try:
-            start_container(store, container_id)
-        except BaseException:
-            delete_container(store, container_id, force=True)
-            raise
-        if relay is not None:
-            relay.start()
-        # Orphans of the container land here too: the one wait loop reaps them until the init is among them.
-        status = wait_for(init_pid)
-    finally:
-        if relay is not None:
-            relay.finish()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            try:
+                start_container(store, container_id)
+            except BaseException:
+                delete_container(store, container_id, force=True)
+                raise
+            if relay is not None:
+                relay.start()
+            # Orphans of the container land here too: the one wait loop reaps them until the init is among them.
+            status = wait_for(init_pid)
+        finally:
+            if relay is not None:
+                relay.finish()
     code = exit_code(status)
     if keep:
         from simcon.runtime.exit_record import record_exit
