@@ -11,17 +11,16 @@ everything it calls is imported by the parent before fork.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import socket
 
-from simcon import faults
+from simcon import fastjson, faults
 from simcon.init import process_setup, sync, tiny_init
 from simcon.init import rootfs as fs
 from simcon.init.plan import ContainerLaunch, ContainerPlan, HookPlan, MountPlan
 from simcon.linux import mount as m
 from simcon.linux import namespaces as ns
 from simcon.linux import process as proc
+from simcon.linux import unixsock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -179,7 +178,7 @@ class _Init(process_setup.ProcessTail):
         # Imported by create before fork whenever the config has hooks (nothing can be imported after pivot).
         from simcon.init.hooks import HookFailed, run_hook
 
-        state_json = json.dumps(self.state).encode()
+        state_json = fastjson.dumps(self.state).encode()
         for index, hook in enumerate(hooks):
             try:
                 run_hook(hook.path, hook.args, hook.env, hook.timeout, state_json)
@@ -220,7 +219,7 @@ class _Init(process_setup.ProcessTail):
             state["state"] = dict(state.get("state") or {})
             state["pid"] = state["state"]["pid"] = self.host_pid
             try:
-                socket.send_fds(sock, [json.dumps(state).encode()], [listener])
+                unixsock.send_fds(sock, fastjson.dumps(state).encode(), [listener])
             except OSError as exc:
                 raise OSError(exc.errno, exc.strerror, self.seccomp.listener_path) from exc
             finally:

@@ -23,12 +23,11 @@ reads the config: the values come from a ``ProcessPlan``.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 
 from simcon.init import sync
 from simcon.init.syscalls import LINUX, Syscalls
-from simcon.linux import pty
+from simcon.linux import pty, unixsock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -233,10 +232,10 @@ def open_console(console_size: tuple[int, int] | None) -> tuple[int, str]:
     return master, slave_path
 
 
-def hand_over_console(console_socket: socket.socket, master: int, slave_path: str, uid: int, gid: int) -> None:
+def hand_over_console(console_socket: unixsock.Socket, master: int, slave_path: str, uid: int, gid: int) -> None:
     """Send the master over the console socket, then make the slave our stdio and controlling terminal."""
     try:
-        socket.send_fds(console_socket, [slave_path.encode()], [master])
+        unixsock.send_fds(console_socket, slave_path.encode(), [master])
     finally:
         os.close(master)
     console_socket.close()

@@ -36,11 +36,11 @@ waiting for.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 
+from simcon import fastjson
 from simcon.errors import InitError
+from simcon.linux import unixsock
 
 PROCEED = "proceed"
 IDMAP_REQUEST = "idmap-request"
@@ -66,18 +66,18 @@ class ChildFailed(Exception):
 class Channel:
     """One end of a SEQPACKET socketpair, speaking the messages above."""
 
-    def __init__(self, sock: socket.socket, peer: str) -> None:
+    def __init__(self, sock: unixsock.Socket, peer: str) -> None:
         self.sock = sock
         self.peer = peer  # who is on the other side, for error messages
 
     @classmethod
     def pair(cls, child_name: str) -> tuple[Channel, Channel]:
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_sock, child_sock = unixsock.socketpair(unixsock.SOCK_SEQPACKET)
         return cls(parent_sock, child_name), cls(child_sock, "parent")
 
     def send(self, kind: str, **fields: object) -> None:
         fields["type"] = kind
-        self.sock.send(json.dumps(fields).encode())
+        self.sock.send(fastjson.dumps(fields).encode())
 
     def receive(self, waiting_for: str) -> dict:
         """The next message; EOF means the peer died, which becomes an ``InitError`` naming what we waited for."""
@@ -97,7 +97,7 @@ class Channel:
 
     def _decode(self, data: bytes, waiting_for: str) -> dict:
         try:
-            message = json.loads(data)
+            message = fastjson.loads(data)
         except ValueError:
             raise InitError(waiting_for, f"protocol error: unreadable message from {self.peer}: {data[:80]!r}") from None
         if not isinstance(message, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
+import _signal as signal  # the C module: `signal` builds enums on import (enum: ~5 ms per call)
 
 from simcon.linux import capabilities as caps
 from simcon.linux import lsm, seccomp, trampoline

@@ -15,7 +15,7 @@ Nothing here may import after fork: this module is imported by ``container_init`
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: `signal` builds enums on import (enum: ~5 ms per call)
 
 # Synchronous faults belong to the process that causes them; SIGCHLD is ours; SIGKILL/SIGSTOP cannot be caught.
 _NOT_FORWARDED = {

@@ -7,11 +7,10 @@ directory, cgroup, mount or process behind.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from simcon import faults, interrupts
+from simcon import fastjson, faults, interrupts
 from simcon.errors import SimconError
 from simcon.init.plan import ContainerLaunch
 from simcon.linux import procfs
@@ -283,7 +282,7 @@ class _Launcher:
     def _run_create_runtime_hooks(self) -> None:
         from simcon.init.hooks import run_hooks
 
-        state_json = json.dumps(self.state.hook_view(st.CREATING)).encode()
+        state_json = fastjson.dumps(self.state.hook_view(st.CREATING)).encode()
         run_hooks("prestart", list(self.plan.hooks.prestart), state_json)
         run_hooks("createRuntime", list(self.plan.hooks.create_runtime), state_json)
 

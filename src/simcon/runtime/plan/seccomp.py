@@ -7,10 +7,10 @@ parent connects to the listener socket now, since the init cannot reach it after
 from __future__ import annotations
 
 import os
-import socket
 
 from simcon.errors import ConfigError, UnsupportedError
 from simcon.init.plan import SeccompPlan
+from simcon.linux import unixsock
 from simcon.runtime import seccomp_cache
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
@@ -185,16 +185,13 @@ def listener_state(seccomp: SeccompPlan, container_id: str, bundle: str, annotat
             "state": state}
 
 
-def connect_listener(path: str, config_file: str) -> socket.socket:
+def connect_listener(path: str, config_file: str) -> unixsock.Socket:
     """At launch, before fork: connect to listenerPath (the init cannot reach it after pivot_root)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path)
+        sock = unixsock.connect(path)
     except OSError as exc:
-        sock.close()
         raise ConfigError(config_file, "linux.seccomp.listenerPath", f'cannot connect to "{path}": {exc.strerror}') from exc
-    sock.set_inheritable(False)
-    return sock
+    return sock  # close-on-exec already (see unixsock)
 
 
 def _seccomp_conditions(args: list[SeccompArg], where: str, config_file: str) -> list[tuple[int, int, int, int]]:
