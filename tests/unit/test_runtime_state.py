@@ -111,18 +111,29 @@ def test_write_atomically_replaces_content(tmp_path) -> None:
     assert target.stat().st_ino != inode_before
 
 
-def test_write_atomically_failure_keeps_old_content_and_removes_temp(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_write_atomically_failure_keeps_old_content_and_removes_temp(tmp_path, monkeypatch, failing: str) -> None:
     target = tmp_path / "state.json"
     target.write_bytes(b"old")
 
-    def failing_fsync(fd: int) -> None:
+    def fail(*_args: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(state_mod.os, "fsync", failing_fsync)
+    monkeypatch.setattr(state_mod.os, failing, fail)
     with pytest.raises(OSError):
-        write_atomically(str(target), b"new")
+        write_atomically(str(target), b"new", durable=True)
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["state.json"]
+
+
+def test_only_durable_writes_sync(tmp_path, monkeypatch) -> None:
+    """state.json is not fsynced (a power loss ends its processes anyway); a durable write (a config.json) is."""
+    synced: list[int] = []
+    monkeypatch.setattr(state_mod.os, "fsync", synced.append)
+    write_atomically(str(tmp_path / "state.json"), b"{}")
+    assert synced == []
+    write_atomically(str(tmp_path / "config.json"), b"{}", durable=True)
+    assert len(synced) == 1 and (tmp_path / "config.json").read_bytes() == b"{}"
 
 
 # --- ContainerState --------------------------------------------------------------------------------------------

@@ -38,5 +38,5 @@ def run(args: Namespace, store: StateStore) -> int:  # noqa: ARG001
     if not os.path.isdir(args.bundle):
         raise SimconError(f"bundle directory {args.bundle} does not exist")
     data = json.dumps(default_spec(rootless=args.rootless, seccomp=args.seccomp), indent="\t") + "\n"
-    write_atomically(path, data.encode(), 0o644)
+    write_atomically(path, data.encode(), 0o644, durable=True)
     return 0
