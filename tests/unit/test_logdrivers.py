@@ -176,6 +176,17 @@ def test_capture_passes_whole_lines_and_cuts_long_ones() -> None:
     assert driver.writes[-1] == ("stdout", b"end")  # the last line, without its newline, at EOF
 
 
+def test_capture_cuts_a_long_line_that_arrives_whole_in_one_read() -> None:
+    """A line longer than LINE_LIMIT is cut into partial records whether it spans reads or comes in one: no record
+    holds more than LINE_LIMIT bytes of a line (stop 16 wrote a 40 KiB line inside one read as one F record)."""
+    driver = _Recorder()
+    data = b"short\n" + b"y" * (2 * LINE_LIMIT + 5) + b"\n" + b"z" * LINE_LIMIT + b"\nafter\n"
+    errors, _status = _capture(driver, [data])
+    assert errors == [] and b"".join(d for _s, d in driver.writes) == data
+    assert all(len(line) <= LINE_LIMIT for _s, d in driver.writes for line in d.split(b"\n"))
+    assert (b"y" * LINE_LIMIT) in [d for _s, d in driver.writes]
+
+
 def test_capture_retries_a_failed_write_without_loss() -> None:
     driver = _Recorder(fail_times=2)
     import simcon.monitor.capture as capture

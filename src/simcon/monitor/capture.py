@@ -113,7 +113,7 @@ class Capture:
         buffered = stream.pending + data if stream.pending else data
         cut = buffered.rfind(b"\n") + 1
         if cut:
-            self._write(stream.name, buffered[:cut] if cut < len(buffered) else buffered)
+            self._write_lines(stream.name, buffered[:cut] if cut < len(buffered) else buffered)
         # A line longer than the buffer goes out in LINE_LIMIT pieces, as partial records; its rest waits.
         while len(buffered) - cut >= LINE_LIMIT:
             self._write(stream.name, buffered[cut:cut + LINE_LIMIT])
@@ -124,6 +124,31 @@ class Capture:
             stream.since = 0.0
         elif not had_pending or cut:
             stream.since = now  # a new partial line starts waiting for its end
+
+    def _write_lines(self, name: str, data: bytes) -> None:
+        """Whole lines out; one of LINE_LIMIT bytes or more is cut into LINE_LIMIT pieces (partial records), the
+        same whether it came in one read or over several.
+
+        Each ``rfind`` looks at a window of LINE_LIMIT bytes: a newline in it means every line up to that point is
+        short, so the common case costs a few searches per read, not one per line."""
+        end = len(data)
+        if end <= LINE_LIMIT:
+            self._write(name, data)
+            return
+        written = pos = 0  # written: what has gone out; pos: the start of a line not known to be short
+        while pos < end:
+            newline = data.rfind(b"\n", pos, pos + LINE_LIMIT)
+            if newline >= 0:
+                pos = newline + 1
+                continue
+            if pos > written:
+                self._write(name, data[written:pos])
+            while data.find(b"\n", pos, pos + LINE_LIMIT) < 0:  # ends in a newline: the loop ends
+                self._write(name, data[pos:pos + LINE_LIMIT])
+                pos += LINE_LIMIT
+            written = pos
+        if written < end:
+            self._write(name, data[written:])
 
     def _flush_partials(self, now: float) -> None:
         for stream in self.streams.values():
