@@ -16,7 +16,7 @@ SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
 
-.PHONY: setup demo test test-unit test-net-leaks test-vm test-vm-systemd bench docs clean test-logs-stress
+.PHONY: setup demo test test-unit test-net-leaks test-vm test-vm-systemd bench docs man clean test-logs-stress
 
 setup: $(SETUP_STAMP)
 	@scripts/install-deps.sh
@@ -79,10 +79,14 @@ bench: setup $(VENV)/.simcon-bench-stamp
 
 # The generated parts of docs/ (settings and API reference; a unit test fails when they are stale), then the API
 # reference as browsable HTML with pdoc (the `docs` extra) in build/docs/.
-docs: setup
+docs: setup man
 	$(VENV)/bin/python tools/gendocs.py
 	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[docs]'
 	$(VENV)/bin/pdoc -o build/docs simcon.api simcon.errors
+
+# The man pages in docs/man/, from the command-line parser (a unit test fails when they are stale).
+man: setup
+	$(VENV)/bin/python tools/genman.py
 
 # matplotlib for bench/plot.py: only for `make bench`, never on the test path.
 $(VENV)/.simcon-bench-stamp: pyproject.toml

@@ -11,6 +11,7 @@ if [[ ${#PACKAGES[@]} -eq 0 ]]; then
     PACKAGES=(busybox-static python3-venv runc crun hyperfine iproute2 util-linux time libseccomp2 uidmap fish
               golang-github-containers-common)
     PACKAGES+=(containernetworking-plugins iptables)  # CNI networking: the plugins and the rules they write
+    PACKAGES+=(groff-base)  # renders the man pages in a docs test
     PACKAGES+=(socat conmon)  # socat: the syslog driver test receiver; conmon: the log bench (bench/logs.sh)
 fi
 

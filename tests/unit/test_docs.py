@@ -83,6 +83,21 @@ def test_every_documented_command_line_parses(doc: Path) -> None:
     assert failures == [], f"{rel(doc)}: commands SimCon's parser refuses"
 
 
+def test_man_pages_are_current_and_render_cleanly() -> None:
+    """docs/man/ says what --help says (tools/genman.py --check), and groff finds nothing wrong in any page."""
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "genman.py"), "--check"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pages = sorted((REPO / "docs" / "man").glob("*.1"))
+    assert "simcon-run.1" in [p.name for p in pages]
+    for page in pages:
+        # -P-cbu: plain text from grotty (no overstriking), to look for the section heading.
+        rendered = subprocess.run(["groff", "-man", "-ww", "-Tutf8", "-P-cbu", str(page)], capture_output=True,
+                                  text=True)
+        assert rendered.returncode == 0 and rendered.stderr == "", f"{page.name}: {rendered.stderr}"
+        assert "\nOPTIONS\n" in rendered.stdout
+
+
 def test_generated_docs_are_current(tmp_path: Path) -> None:
     before = {p: p.read_text() for p in (REPO / "docs" / "configuration.md", REPO / "docs" / "api.md")}
     result = subprocess.run([sys.executable, str(REPO / "tools" / "gendocs.py")], capture_output=True, text=True)
