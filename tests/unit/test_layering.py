@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"errors"},  # simcon.toml and SIMCON_* variables: read by the CLI, passed down as plain values
     "errors": set(),
     "fastjson": set(),
+    "records": {"errors"},  # the typed records of the config models and the plans
     "version": set(),
     "faults": set(),
     "interrupts": set(),
@@ -45,7 +46,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Bottom-layer utilities any part may use.
 for _allowed in ALLOWED.values():
-    _allowed.update(("fastjson", "faults", "interrupts"))
+    _allowed.update(("fastjson", "faults", "interrupts", "records"))
 
 
 def module_name(path: Path) -> str:

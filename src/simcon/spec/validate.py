@@ -14,9 +14,8 @@ import os
 import re
 from collections.abc import Callable, Iterator
 
-import msgspec
-
 from simcon.errors import quote
+from simcon.records import Record
 from simcon.spec.constants import (
     CAPABILITIES,
     DEVICE_TYPES,
@@ -31,7 +30,7 @@ from simcon.spec.model import Process, Spec
 __all__ = ["CHECKS", "Problem", "validate", "validate_process"]
 
 
-class Problem(msgspec.Struct, frozen=True):
+class Problem(Record, frozen=True):
     """One finding: where (`linux.namespaces[3].type`) and what (`duplicate namespace "pid"`)."""
 
     path: str
