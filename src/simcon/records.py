@@ -136,9 +136,8 @@ class Record:
                 values[f.attr] = f.default
             else:
                 raise TypeError(f"{type(self).__name__}: missing required argument {f.attr!r}")
-        if len(values) != len(fields):
-            unknown = next(name for name in kwargs if name not in values)
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {unknown!r}")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {next(iter(kwargs))!r}")
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
