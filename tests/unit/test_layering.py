@@ -201,7 +201,7 @@ def test_package_root_imports_only_the_versions_and_lazily_the_api() -> None:
 
 def test_hot_commands_stay_light() -> None:
     """`state`, `start`, `kill`, `delete` and `list` start with the CLI and the operations module: none of the
-    config model (msgspec), ctypes, cgroups or init code may be imported at that point (STYLE: fast start-up)."""
+    config model, msgspec, ctypes, cgroups or init code may be imported at that point (STYLE: fast start-up)."""
     code = (
         "import sys\n"
         "from simcon.cli.main import build_parser\n"

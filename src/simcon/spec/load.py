@@ -153,7 +153,7 @@ def _syntax_problem(data: bytes) -> str:
     return f"invalid JSON at line {line} column {position - line_start + 1}: {detail}"
 
 
-# --- hostile input: NUL bytes, lone surrogates, deep nesting ------------------------------------------------------------------
+# --- hostile input: NUL bytes, lone surrogates, deep nesting -----------------------------------------------------
 
 
 def _key(name: str) -> str:
