@@ -8,13 +8,17 @@ data SimCon writes (dicts, lists, strings, numbers, booleans, None). Without ``_
 from __future__ import annotations
 
 try:
+    from _json import encode_basestring as quote  # a JSON string, non-ASCII kept (as errors quote values)
     from _json import encode_basestring_ascii as _quote
     from _json import make_scanner as _make_scanner
 except ImportError:  # pragma: no cover - other Python implementations
     import json as _std
+    from json.encoder import encode_basestring as quote  # noqa: F401
 
     def loads(text: str | bytes) -> object:
         return _std.loads(text)
+
+    parse = loads
 
     def dumps(value: object, indent: int | None = None) -> str:
         return _std.dumps(value, indent=indent, separators=(",", ": ") if indent else (",", ":"))
@@ -55,6 +59,21 @@ else:
             return json.loads(text)
         if text[end:].strip(_WHITESPACE):
             raise ValueError(f"extra data at offset {end}")
+        return value
+
+    def parse(text: str | bytes) -> object:
+        """Like :func:`loads`, for input that may well not be JSON (config.json): never imports ``json``, and
+        says nothing useful when the input is not JSON (a bare ValueError: the caller finds out where and why);
+        RecursionError when it is nested too deeply."""
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError
+        start = len(text) - len(text.lstrip(_WHITESPACE))
+        try:
+            value, end = _scan(text, start)
+        except (StopIteration, SystemError):  # SystemError: see loads
+            raise ValueError("not JSON") from None
+        if text[end:].strip(_WHITESPACE):
+            raise ValueError("not JSON")
         return value
 
     def dumps(value: object, indent: int | None = None) -> str:

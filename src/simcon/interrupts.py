@@ -4,9 +4,11 @@
 ``Terminated``; both are BaseExceptions, so every ``except BaseException`` cleanup (create's undo, the monitor's
 report) runs, and cli/main.py turns them into one line and exit 130 / 143.
 
-Some code must not be interrupted halfway: msgspec building its decoder (an exception raised from a signal
-handler inside it crashed SimCon with SIGSEGV), a rollback, the child right after fork. ``deferred()`` blocks
-both signals around such a section; a signal that arrives meanwhile is delivered when it ends. Forked children
+Some code must not be interrupted halfway: a rollback, the child right after fork. ``deferred()`` blocks both
+signals around such a section; a signal that arrives meanwhile is delivered when it ends. (The config models and
+the plans were once msgspec classes, made and decoded with signals held: an exception raised from a signal handler
+inside msgspec's C code crashed SimCon with SIGSEGV. They are plain Python now, ``simcon.records``, where a Ctrl-C
+is an ordinary KeyboardInterrupt that unwinds like anywhere else, so nothing holds signals for them any more.) Forked children
 call ``reset_in_child()``: they have their own ways to fail, and a parked container init must die of a signal
 as the kernel does it.
 
@@ -28,7 +30,7 @@ class Terminated(BaseException):
 
 # How many critical sections are open, and the signal that came during one (raised when the last one ends). The
 # kernel-level mask alone is not enough: a signal delivered just before ``block()`` has its Python handler still
-# due, and CPython runs it at the next Python code, which may be a callback inside msgspec's decoder build.
+# due, and CPython runs it at the next Python code, which may be inside the section.
 _critical = 0
 _pending: int | None = None
 

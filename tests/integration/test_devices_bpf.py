@@ -11,13 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from simcon.cgroups import devfilter, v2
 from simcon.cgroups.controllers import devices
 from simcon.cgroups.mounts import parse_mountinfo
 from simcon.linux import bpf
+from simcon.records import convert
 from simcon.spec.model import Resources
 
 PROBE = ("(: > /dev/kmsg) 2>/dev/null && echo write-ok || echo write-denied; "
@@ -43,7 +43,7 @@ def cgroup(rt):  # noqa: ANN001, ANN201
 
 
 def attach(path: Path, raw_rules: list[dict]) -> None:
-    resources = msgspec.json.decode(msgspec.json.encode({"devices": raw_rules}), type=Resources)
+    resources = convert({"devices": raw_rules}, Resources)
     default_allow, exceptions = devices.emulate(devices.effective_rules(resources, "linux.resources"))
     v2.set_device_filter(str(path), devfilter.program(default_allow, exceptions), "linux.resources.devices")
 

@@ -1,8 +1,8 @@
 """The hot verbs import only what they need (STYLE.md, "Fast start-up is a feature"; issue 11).
 
 Each verb runs for real, in a fresh interpreter, through the CLI's ``main``; the modules it has loaded are read
-where the work is done: at exit for `state`, `start`, `kill`, `delete`, and at the fork for `create` and `run`
-(everything the container init needs is imported before fork, so that is the whole set). The fork is refused
+where the work is done: at exit for `state`, `start`, `kill`, `delete`, and at the fork for `create`, `run` and
+`exec` (everything the children need is imported before fork, so that is the whole set). The fork is refused
 there, so create undoes what it made. No timings: the sets are what is checked.
 """
 
@@ -41,6 +41,9 @@ NEVER = {"subprocess", "hashlib", "_hashlib", "logging", "argparse", "asyncio", 
 # Not on the verbs engines call per container operation (state, start, kill): the config model, ctypes, re and
 # enum (signal's enums), the create-side code.
 LIGHT_NEVER = NEVER | {"msgspec", "ctypes", "typing", "re", "enum", "json.decoder"}
+# Not on create, run or exec either: msgspec (and the typing, decimal, uuid, platform... it pulls in) cost ~30 ms
+# of every create (issue 11); the config is read with the _json scanner into simcon.records classes.
+CREATE_NEVER = NEVER | {"msgspec", "typing"}
 LIGHT_NEVER_PREFIXES = ("simcon.spec", "simcon.init", "simcon.runtime.create", "simcon.runtime.plan",
                         "simcon.cgroups")
 
@@ -79,9 +82,23 @@ def test_create_and_run_import_a_bounded_set(rt, tmp_path, verb: str) -> None:
     bundle = rt.bundle(["true"], cid)
     loaded = modules_of(rt, tmp_path, verb, "--bundle", str(bundle.path), cid)
     assert rt.root_entries() == []  # the refused fork undid the create
-    heavy = sorted(top(loaded) & NEVER)
+    heavy = sorted(top(loaded) & CREATE_NEVER)
     assert heavy == [], f"`{verb}` imports {heavy}"
-    # The stdlib and third-party modules besides simcon's own: about 70 today (msgspec pulls in typing,
-    # decimal, uuid, datetime, platform, re); the bound keeps a new heavy import from slipping in unnoticed.
+    # The stdlib modules besides simcon's own: about 55 today (80 with msgspec); the bound keeps a new heavy
+    # import from slipping in unnoticed.
     others = sorted(m for m in loaded if not m.startswith("simcon") and m not in sys.builtin_module_names)
-    assert len(others) <= 90, f"`{verb}` imports {len(others)} non-simcon modules: {json.dumps(others)}"
+    assert len(others) <= 65, f"`{verb}` imports {len(others)} non-simcon modules: {json.dumps(others)}"
+
+
+def test_exec_imports_neither_msgspec_nor_typing(rt, tmp_path) -> None:
+    cid = rt.new_id("imp")
+    bundle = rt.bundle(["sleep", "100"], cid)
+    rt.ok("run", "-d", "--bundle", bundle.path, cid)
+    try:
+        loaded = modules_of(rt, tmp_path, "exec", cid, "true")  # the refused fork ends it
+        assert rt.status(cid) == "running"
+    finally:
+        rt.run("delete", "--force", cid)
+    heavy = sorted(top(loaded) & CREATE_NEVER)
+    assert heavy == [], f"`exec` imports {heavy}"
+    assert "simcon.init.exec_init" in loaded  # it got as far as the fork

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-import msgspec
 import pytest
 
 from simcon.cgroups import controllers
 from simcon.cgroups.controllers import ResourceError, blkio, cpu, cpuset, devices, hugetlb, memory, net_cls
 from simcon.cgroups.controllers import net_prio, pids, rdma, unified
+from simcon.records import convert
 from simcon.spec.model import Resources
 
 V1_MEMORY = {
@@ -29,7 +29,7 @@ class Log:
 
 
 def res(**doc) -> Resources:
-    return msgspec.json.decode(msgspec.json.encode(doc), type=Resources)
+    return convert(doc, Resources)
 
 
 @pytest.fixture

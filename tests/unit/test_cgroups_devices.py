@@ -10,17 +10,17 @@ from __future__ import annotations
 import random
 import struct
 
-import msgspec
 import pytest
 
 from simcon.cgroups import devfilter
 from simcon.cgroups.controllers import devices
 from simcon.cgroups.controllers.devices import ANY, Rule
+from simcon.records import convert
 from simcon.spec.model import Resources
 
 
 def rules_of(*raw: dict) -> list[Rule]:
-    resources = msgspec.json.decode(msgspec.json.encode({"devices": list(raw)}), type=Resources)
+    resources = convert({"devices": list(raw)}, Resources)
     return devices.effective_rules(resources, "linux.resources")[: len(raw)]
 
 
@@ -36,8 +36,8 @@ def kmsg(access: str, allow: bool = True) -> dict:
 
 
 def test_rules_are_normalised_and_the_defaults_follow():
-    resources = msgspec.json.decode(b'{"devices": [{"allow": true}, {"allow": false, "type": "c", "major": 1, '
-                                    b'"access": "wr"}]}', type=Resources)
+    resources = convert({"devices": [{"allow": True}, {"allow": False, "type": "c", "major": 1, "access": "wr"}]},
+                        Resources)
     rules = devices.effective_rules(resources, "linux.resources")
     assert rules[:2] == [Rule(True, "a", ANY, ANY, "rwm"), Rule(False, "c", 1, ANY, "rw")]
     assert rules[2:] == list(devices.DEFAULT_ALLOWED)
@@ -133,7 +133,7 @@ def test_the_program_decides_as_the_kernel_would():
                 for minor in (1, 3, 11) for access in ("r", "w", "m", "rw")]
     for _ in range(300):
         raw = [random_rule(rng) for _ in range(rng.randint(0, 6))]
-        resources = msgspec.json.decode(msgspec.json.encode({"devices": raw}), type=Resources)
+        resources = convert({"devices": raw}, Resources)
         # With and without the defaults after them: the defaults alone never let the allow-all cases show.
         for rules in (devices.effective_rules(resources, "r"), devices.effective_rules(resources, "r")[: len(raw)]):
             default_allow, exceptions = devices.emulate(rules)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import msgspec
 import pytest
 
 from simcon.cgroups import stats
@@ -18,12 +17,13 @@ from simcon.cgroups.v2 import V2Cgroup
 from simcon.cli.events import parse_duration
 from simcon.cli.update import parse_size
 from simcon.errors import ConfigError
+from simcon.records import convert
 from simcon.runtime.plan.cgroup import update_resources as decode_resources
 from simcon.spec.model import Resources
 
 
 def res(**doc) -> Resources:
-    return msgspec.json.decode(msgspec.json.encode(doc), type=Resources)
+    return convert(doc, Resources)
 
 
 def tree(base, files: dict[str, str]) -> str:

@@ -75,3 +75,18 @@ def test_parse_cgroup_option() -> None:
 def test_unknown_exec_option_is_a_bug() -> None:
     with pytest.raises(TypeError):
         ExecOptions(no_such_option=True)
+
+
+def test_the_recorded_process_is_read_back_and_a_damaged_one_is_a_state_error() -> None:
+    from types import SimpleNamespace
+
+    from simcon.errors import StateError
+    from simcon.records import to_builtins
+    from simcon.runtime.plan.exec_plan import _container_process
+
+    state = SimpleNamespace(id="c1", bundle="/nonexistent", process=to_builtins(base()))
+    assert _container_process(state) == base()  # type: ignore[arg-type]
+    state.process = {"args": [1]}
+    with pytest.raises(StateError, match=r"^container `c1`: state.json: process.args\[0\]: expected a string, got an "
+                                         r"integer$"):
+        _container_process(state)  # type: ignore[arg-type]

@@ -16,9 +16,9 @@ CFG = "/b/config.json"
 
 
 def seccomp(**fields) -> Seccomp:
-    import msgspec
+    from simcon.records import convert
 
-    return msgspec.convert(fields, Seccomp)
+    return convert(fields, Seccomp)
 
 
 def test_default_profile_is_an_allow_list_for_the_host_family() -> None:

@@ -213,3 +213,30 @@ def test_plan_errors_are_short_single_lines(tmp_path, seccomp: dict) -> None:
     with pytest.raises(ConfigError) as info:
         build_plan(load_config(bundle), bundle, "x", config_file=os.path.join(bundle, "config.json"))
     assert "\n" not in str(info.value) and len(str(info.value)) < 2500
+
+
+# --- not text: invalid UTF-8, lone UTF-16 surrogates -------------------------------------------------------------
+
+
+def test_invalid_utf8_is_refused_with_its_position(tmp_path) -> None:
+    raw = json.dumps(minimal(hostname="web")).encode().replace(b'"web"', b'"w\xffb"')
+    error = load_error(tmp_path, raw=raw)
+    column = raw.index(b"\xff") + 1
+    assert str(error).endswith(f"invalid JSON at line 1 column {column}: invalid UTF-8 encoded string")
+
+
+def test_invalid_utf8_in_an_unknown_field_is_refused_too(tmp_path) -> None:
+    raw = json.dumps(minimal(**{"vendor.x": "ab"})).encode().replace(b'"ab"', b'"a\xc3b"')
+    assert "invalid UTF-8" in load_error(tmp_path, raw=raw).problem
+
+
+@pytest.mark.parametrize(("escape", "path"), [("\\ud800", "hostname"), ("x\\udfff", "hostname")])
+def test_lone_surrogate_is_refused_with_its_path(tmp_path, escape: str, path: str) -> None:
+    raw = json.dumps(minimal(hostname="HOST")).replace("HOST", escape).encode()
+    error = load_error(tmp_path, raw=raw)
+    assert error.json_path == path and "surrogate" in error.problem
+
+
+def test_a_surrogate_pair_is_text(tmp_path) -> None:
+    raw = json.dumps(minimal(annotations={"a": "X"})).replace('"X"', '"\\ud83d\\ude00"').encode()
+    assert load_config(write_bundle(tmp_path, raw=raw)).annotations == {"a": "\U0001F600"}

@@ -333,3 +333,31 @@ def test_decode_process_errors(raw, message):
     with pytest.raises(ConfigError) as info:
         decode_process(raw, "/tmp/p.json")
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("raw", "column", "problem"), [
+    (b'{"ociVersion": "1.2.0"} x', 25, "trailing characters"),
+    (b'{"ociVersion": "1.2.0",}', 24, "trailing comma in object"),
+    (b'{"ociVersion" "1.2.0"}', 15, "expected ':'"),
+    (b'{"ociVersion": "1.2.0" "root": {}}', 24, "expected ',' or '}'"),
+    (b'{"mounts": [{} {}]}', 16, "expected ',' or ']'"),
+    (b'{1: 2}', 2, "object keys must be strings"),
+    (b'{"a": [,]}', 8, "invalid character"),
+    (b'{"a": tru}', 11, "invalid character"),  # after the four letters that are not `true`
+    (b'{"a": NaN}', 7, "invalid character"),
+    (b'{"a": 01}', 8, "invalid number"),
+    (b'{"a": 1.}', 9, "invalid number"),
+    (b'{"a": "\\x"}', 10, "invalid escape character in string"),
+    (b'{"a": "\\u12"}', 13, "invalid character in unicode escape"),
+    (b'{"a": "a\tb"}', 9, "invalid character"),
+    (b'{"a": "abc', 11, "unexpected end of file"),
+])
+def test_syntax_errors_say_where_and_what(tmp_path, raw: bytes, column: int, problem: str) -> None:
+    assert load_error(tmp_path, raw=raw) == (
+        f"{tmp_path}/config.json: invalid JSON at line 1 column {column}: {problem}")
+
+
+def test_syntax_error_on_a_later_line(tmp_path):
+    raw = b'{\n  "ociVersion": "1.2.0",\n  "mounts": [1,]\n}\n'
+    assert load_error(tmp_path, raw=raw) == (
+        f"{tmp_path}/config.json: invalid JSON at line 3 column 16: trailing comma in array")

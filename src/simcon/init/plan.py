@@ -5,29 +5,21 @@ that nothing in a plan can be changed after it was built. What only the launch l
 newgidmap decided, the cgroup directories made) is not in the plan but in the launch's own state
 (``ContainerLaunch``, ``ExecLaunch`` below), which the parent fills in before fork.
 
-``msgspec.Struct`` with ``frozen=True``: typed, assignment refused, and cheap to define (msgspec is imported by
-the create and exec paths already, for the config model).
+``simcon.records.Record`` with ``frozen=True``: typed, assignment refused, and cheap to define (plain Python; the
+children import nothing more for them).
 """
 
 from __future__ import annotations
 
-import socket
-
-from simcon import interrupts
-
-# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
-# wait until the module is done (restored at the bottom).
-_held = interrupts.block()
-
-import msgspec  # noqa: E402
-
 from simcon.linux import mount as m
+from simcon.linux import unixsock
+from simcon.records import Record
 
 # Mounts under the container's root do not propagate back to the host (linux.rootfsPropagation changes it).
 DEFAULT_ROOTFS_PROPAGATION = m.MS_SLAVE | m.MS_REC
 
 
-class CapsPlan(msgspec.Struct, frozen=True):
+class CapsPlan(Record, frozen=True):
     """The five capability sets as bit masks, and the kernel's highest capability number."""
 
     bounding: int = 0
@@ -38,7 +30,7 @@ class CapsPlan(msgspec.Struct, frozen=True):
     last_cap: int = 40
 
 
-class SeccompPlan(msgspec.Struct, frozen=True):
+class SeccompPlan(Record, frozen=True):
     """A compiled filter: the BPF program (struct sock_filter array), its seccomp(2) flags, the names skipped."""
 
     program: bytes
@@ -50,7 +42,7 @@ class SeccompPlan(msgspec.Struct, frozen=True):
     listener_metadata: str | None = None
 
 
-class HookPlan(msgspec.Struct, frozen=True):
+class HookPlan(Record, frozen=True):
     path: str
     args: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
@@ -64,7 +56,7 @@ class HookPlan(msgspec.Struct, frozen=True):
         return cls(data["path"], tuple(data.get("args") or ()), tuple(data.get("env") or ()), data.get("timeout"))
 
 
-class IdmapPlan(msgspec.Struct, frozen=True):
+class IdmapPlan(Record, frozen=True):
     """An idmapped bind mount: the map lines ("inside outside count") of the user namespace giving the mapping."""
 
     uid_map: str
@@ -72,7 +64,7 @@ class IdmapPlan(msgspec.Struct, frozen=True):
     recursive: bool = False  # ridmap: every mount of the rbind, not only the top one
 
 
-class MountPlan(msgspec.Struct, frozen=True):
+class MountPlan(Record, frozen=True):
     index: int
     source: str
     destination: str
@@ -93,7 +85,7 @@ class MountPlan(msgspec.Struct, frozen=True):
         return f"mounts[{self.index}] `{self.destination}`"
 
 
-class DevicePlan(msgspec.Struct, frozen=True):
+class DevicePlan(Record, frozen=True):
     path: str
     kind: str
     major: int
@@ -110,7 +102,7 @@ class DevicePlan(msgspec.Struct, frozen=True):
         return f"{where} `{self.path}`"
 
 
-class ProcessPlan(msgspec.Struct, frozen=True):
+class ProcessPlan(Record, frozen=True):
     """The process a container starts with, or `exec` starts: the same fields, built by the same code
     (``runtime.plan.process``), carried out by the same ordered steps (``init.process_setup``)."""
 
@@ -133,7 +125,7 @@ class ProcessPlan(msgspec.Struct, frozen=True):
     setgroups_denied: bool = False
 
 
-class ContainerPlan(msgspec.Struct, frozen=True):
+class ContainerPlan(Record, frozen=True):
     """What the two children of `create` (the intermediate and the init) do."""
 
     container_id: str
@@ -173,7 +165,7 @@ class ContainerPlan(msgspec.Struct, frozen=True):
         return kind in self.own_namespaces or any(t == kind for _, _, t in self.join_namespaces)
 
 
-class ExecPlan(msgspec.Struct, frozen=True):
+class ExecPlan(Record, frozen=True):
     """What the children of `exec` do: join the container of ``init_pid`` and start ``process`` there."""
 
     container_id: str
@@ -192,8 +184,8 @@ class ContainerLaunch:
     def __init__(self) -> None:
         self.state_dir_fd = -1  # O_PATH fd of the container directory: how init finds exec.fifo
         self.exec_trampoline_fd = -1  # a sealed memfd the init execs the program through (linux.trampoline)
-        self.console_socket: socket.socket | None = None  # the init sends the pty master over it
-        self.seccomp_listener: socket.socket | None = None  # connected to linux.seccomp.listenerPath
+        self.console_socket: unixsock.Socket | None = None  # the init sends the pty master over it
+        self.seccomp_listener: unixsock.Socket | None = None  # connected to linux.seccomp.listenerPath
         self.idmapped_trees: dict[int, int] = {}  # mount index -> fd of its detached idmapped tree
         self.cgroup_binds: list[tuple[str, str]] = []  # (host dir, path under the cgroup mount)
         self.unified_cgroup_only = False
@@ -210,7 +202,5 @@ class ExecLaunch:
         self.namespaces: list[tuple[int, int, str]] = []  # (fd of /proc/PID/ns/NAME, clone flag, NAME)
         self.root_fd = -1
         self.exec_trampoline_fd = -1
-        self.console_socket: socket.socket | None = None
+        self.console_socket: unixsock.Socket | None = None
 
-
-interrupts.restore(_held)

@@ -6,57 +6,46 @@ Every bad input becomes one :class:`~simcon.errors.ConfigError` rendering a sing
     /b/config.json: invalid JSON at line 3 column 5: trailing comma in array
     /b/config.json: no such file (is --bundle right?)
 
-Decoding (msgspec) checks JSON types, required fields and integer ranges; then the checks in
+Parsing is CPython's C JSON scanner (``fastjson.parse``; on failure :mod:`simcon.spec.syntax` finds where); then
+:func:`simcon.records.convert` checks JSON types, required fields and integer ranges into the models of
+:mod:`simcon.spec.model` (no msgspec: its import cost ~25 ms of every `create`, issue 11); then the checks in
 :mod:`simcon.spec.validate` run and the first error is raised. Warnings are returned by the ``*_with_warnings``
 variants for the caller to print.
 
 Hostile input is refused here, once for every JSON input (config.json, process.json, seccomp profiles), before
 any field is looked at: a file that is not a regular file (a FIFO would block, a device never ends), a NUL byte
 in any string or key (the kernel would silently cut the string there: ``"/etc\\u0000/../x"`` mounts on ``/etc``),
-and nesting deeper than the decoder's recursion limit. Values quoted in errors are shortened.
+half of a UTF-16 surrogate pair (``"\\ud800"``: not text, no file name or argument can hold it), and nesting
+deeper than the scanner's recursion limit. Values quoted in errors are shortened.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
-from collections.abc import Callable
-from typing import TypeVar
 
-from simcon import interrupts
+from simcon import fastjson
 from simcon.errors import ConfigError, shorten
-
-with interrupts.deferred():  # msgspec and the models are made with Ctrl-C held (see simcon.spec.model)
-    import msgspec
-
-    from simcon.spec.model import Process, Resources, Seccomp, Spec
+from simcon.records import DecodeError, convert
+from simcon.spec.model import Process, Resources, Seccomp, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
 __all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",
            "read_json_file", "refuse_nul"]
 
-# Built on first use: preparing a typed decoder walks every model (a few ms), which commands that never read a
-# config should not pay for.
-_decoders: dict[type, msgspec.json.Decoder] = {}
-_T = TypeVar("_T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from simcon.records import Record
 
 
-def _decode(data: bytes, model: type[_T], file: str) -> _T:
-    # Ctrl-C raised inside msgspec while it builds its decoder crashed SimCon (SIGSEGV): signals wait until after.
-    with interrupts.deferred():
-        decoder = _decoders.get(model)
-        if decoder is None:
-            decoder = _decoders[model] = msgspec.json.Decoder(model)
-    refuse_nul(data, file)  # one bytes search on the common path (no NUL escape: nothing to walk)
+def _decode(data: bytes, model: type[Record], file: str) -> Record:
+    raw = _parse(data, file)
+    if _may_hold_nul_or_surrogate(data):
+        _refuse_nul_in(raw, file)
     try:
-        with interrupts.deferred():
-            result: _T = decoder.decode(data)
-        return result
-    except msgspec.DecodeError as exc:  # ValidationError is a subclass
-        raise _translate(exc, data, file) from exc
-    except RecursionError:
-        raise _too_deep(data, file) from None
+        return convert(raw, model)
+    except DecodeError as exc:
+        raise ConfigError(file, exc.path, exc.problem) from None
 
 
 def load_config(bundle: str) -> Spec:
@@ -76,12 +65,12 @@ def load_config_with_warnings(bundle: str) -> tuple[Spec, list[Problem]]:
 
 def decode_config(data: bytes, file: str) -> Spec:
     """Decode config.json bytes without the value checks (``file`` only names it in errors)."""
-    return _decode(data, Spec, file)
+    return _decode(data, Spec, file)  # type: ignore[return-value]
 
 
 def decode_process(data: bytes, file: str) -> Process:
     """Decode and check a standalone process.json (``exec --process``); JSON paths start at its top level."""
-    process = _decode(data, Process, file)
+    process: Process = _decode(data, Process, file)  # type: ignore[assignment]
     errors, _warnings = validate_process(process)
     if errors:
         raise ConfigError(file, errors[0].path, errors[0].message)
@@ -90,12 +79,12 @@ def decode_process(data: bytes, file: str) -> Process:
 
 def decode_resources(data: bytes, file: str) -> Resources:
     """Decode a standalone LinuxResources object (`update --resources`); JSON paths start at its top level."""
-    return _decode(data, Resources, file)
+    return _decode(data, Resources, file)  # type: ignore[return-value]
 
 
 def decode_seccomp(data: bytes, file: str) -> Seccomp:
     """Decode a standalone ``linux.seccomp`` object (a profile file); JSON paths start at its top level."""
-    return _decode(data, Seccomp, file)
+    return _decode(data, Seccomp, file)  # type: ignore[return-value]
 
 
 _FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
@@ -128,183 +117,97 @@ def read_json_file(file: str) -> bytes:
         raise ConfigError(file, "", f"cannot read: {os.strerror(exc.errno).lower() if exc.errno else exc}") from exc
 
 
-# --- turning msgspec's messages into ours ----------------------------------------------------------------------
-
-_TYPE_WORDS = {
-    "str": "a string",
-    "int": "an integer",
-    "float": "a decimal number",
-    "bool": "a boolean",
-    "null": "null",
-    "array": "an array",
-    "object": "an object",
-}
-
-_AT = re.compile(r"(?P<message>.*) - at `\$(?P<path>.*)`", re.S)
-_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]*)`")
-_EXPECTED = re.compile(r"Expected `(?P<expected>[^`]*)`(?P<constraint>[^,]*?)(?:, got `(?P<got>[^`]*)`)?")
-_SEGMENT = re.compile(r"\.(?P<field>[^.\[]+)|\[(?P<index>\d+)\]|(?P<key>\[\.\.\.\])")
-_MALFORMED = re.compile(r"JSON is malformed: (?P<detail>.*) \(byte (?P<byte>\d+)\)")
+# --- parsing, and where a document is not JSON -------------------------------------------------------------------
 
 
-def _translate(exc: msgspec.DecodeError, data: bytes, file: str) -> ConfigError:
-    text = str(exc)
-    if not isinstance(exc, msgspec.ValidationError):
-        return ConfigError(file, "", _syntax_problem(text, data))
-
+def _parse(data: bytes, file: str) -> object:
+    """The document as dicts, lists and scalars (CPython's C scanner); a ConfigError naming line and column
+    where it is not JSON."""
     try:
-        raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        raw = None
-    except RecursionError:  # a wrong type deep inside: the nesting is the thing to report
-        return _too_deep(data, file)
-    at = _AT.fullmatch(text)
-    message, msgspec_path = (at["message"], at["path"]) if at else (text, "")
-    segments = [(m["field"], m["index"], m["key"]) for m in _SEGMENT.finditer(msgspec_path)]
-
-    missing = _MISSING.fullmatch(message)
-    expected = _EXPECTED.fullmatch(message)
-    if missing:
-        def leaf_ok(value: object) -> bool:
-            return isinstance(value, dict) and missing["field"] not in value
-    elif expected and expected["got"]:
-        def leaf_ok(value: object) -> bool:
-            return _json_type(value) == expected["got"]
-    else:
-        def leaf_ok(value: object) -> bool:
-            return True
-
-    path, leaf, found = _resolve(raw, segments, leaf_ok)
-    if missing:
-        field = missing["field"]
-        return ConfigError(file, f"{path}.{field}" if path else field, "required field is missing")
-    if expected:
-        words = _type_words(expected["expected"])
-        constraint = expected["constraint"].strip()
-        problem = f"expected {words} {constraint}" if constraint else f"expected {words}"
-        if expected["got"]:
-            problem += f", got {_TYPE_WORDS.get(expected['got'], expected['got'])}"
-        elif found:
-            problem += f", got {shorten(msgspec.json.encode(leaf).decode())}"
-        return ConfigError(file, path, problem)
-    return ConfigError(file, path, shorten(message[:1].lower() + message[1:], 200))
+        return fastjson.parse(data)
+    except RecursionError:
+        raise _too_deep(data, file) from None
+    except ValueError:
+        raise ConfigError(file, "", _syntax_problem(data)) from None
 
 
-_Segment = tuple[str | None, str | None, str | None]  # (field, index, "[...]")
-
-
-def _resolve(raw: object, segments: list[_Segment], leaf_ok: Callable[[object], bool]) -> tuple[str, object, bool]:
-    """Turn msgspec's path into ours, filling in the map keys msgspec shows as ``[...]``, from ``raw`` (the
-    document decoded without a model; None if it could not be).
-
-    Returns (path, value at path, whether the value was found in the raw JSON).
-    """
-    walked = _walk(raw, segments, leaf_ok)
-    if walked is not None:
-        parts, leaf = walked
-        return "".join(parts).lstrip("."), leaf, True
-    parts = [f".{f}" if f else f"[{i}]" if i else "[...]" for f, i, _k in segments]
-    return "".join(parts).lstrip("."), None, False
-
-
-def _walk(raw: object, segments: list[_Segment], leaf_ok: Callable[[object], bool]) -> tuple[list[str], object] | None:
-    if not segments:
-        return ([], raw) if leaf_ok(raw) else None
-    field, index, key = segments[0]
-    if key:
-        if not isinstance(raw, dict):
-            return None
-        for name, value in raw.items():
-            walked = _walk(value, segments[1:], leaf_ok)
-            if walked is not None:
-                return [_key(name), *walked[0]], walked[1]
-        return None
-    if field is not None:
-        if not isinstance(raw, dict) or field not in raw:
-            return None
-        value, part = raw[field], f".{field}"
-    else:
-        position = int(index)
-        if not isinstance(raw, list) or position >= len(raw):
-            return None
-        value, part = raw[position], f"[{position}]"
-    walked = _walk(value, segments[1:], leaf_ok)
-    return None if walked is None else ([part, *walked[0]], walked[1])
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _type_words(expected: str) -> str:
-    names = [name for name in expected.split(" | ") if name != "null"] or ["null"]
-    return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
-
-
-def _syntax_problem(text: str, data: bytes) -> str:
+def _syntax_problem(data: bytes) -> str:
     if not data.strip():
         return "invalid JSON: the file is empty"
-    malformed = _MALFORMED.fullmatch(text)
-    if malformed:
-        detail, position = malformed["detail"], int(malformed["byte"])
-    elif text == "Input data was truncated":
-        detail, position = "unexpected end of file", len(data.rstrip())
-    else:
-        return f"invalid JSON: {text[:1].lower() + text[1:]}"
-    line_start = data.rfind(b"\n", 0, position) + 1
-    line = data.count(b"\n", 0, position) + 1
-    column = len(data[line_start:position].decode("utf-8", "replace")) + 1
-    return f"invalid JSON at line {line} column {column}: {detail}"
+    from simcon.spec import syntax
+
+    try:
+        text = data.decode("utf-8")
+        bad_utf8 = None
+    except UnicodeDecodeError as exc:  # a JSON syntax error before the bad byte is still what to report first
+        text = data.decode("utf-8", "replace")
+        bad_utf8 = len(data[:exc.start].decode("utf-8", "replace"))
+    found = syntax.first_problem(text)
+    if bad_utf8 is not None and (found is None or found[1] > bad_utf8):
+        found = "invalid UTF-8 encoded string", bad_utf8
+    if found is None:  # the scanner refused what the grammar allows
+        return "invalid JSON"
+    detail, position = found
+    line_start = text.rfind("\n", 0, position) + 1
+    line = text.count("\n", 0, position) + 1
+    return f"invalid JSON at line {line} column {position - line_start + 1}: {detail}"
 
 
-# --- hostile input: NUL bytes, deep nesting ------------------------------------------------------------------
+# --- hostile input: NUL bytes, lone surrogates, deep nesting -----------------------------------------------------
 
 
 def _key(name: str) -> str:
     """A map key in a JSON path: ``["org.example"]``."""
-    return f"[{shorten(msgspec.json.encode(name).decode())}]"
+    return f"[{shorten(fastjson.quote(name))}]"
+
+
+def _may_hold_nul_or_surrogate(data: bytes) -> bool:
+    """JSON can only carry a NUL, or half of a UTF-16 surrogate pair, inside a string as an escape (a raw control
+    byte is a syntax error, and the bytes are UTF-8): these searches keep the walk off the common path."""
+    return b"\\u0000" in data or b"\\ud" in data or b"\\uD" in data
 
 
 def refuse_nul(data: bytes, file: str) -> None:
-    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte (also for JSON
-    files decoded elsewhere, such as seccomp profiles)."""
-    # JSON can only carry a NUL inside a string as the escape \u0000 (a raw control byte is a syntax error), so
-    # this one search keeps the walk off the common path.
-    if b"\\u0000" not in data:
+    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte or a lone UTF-16
+    surrogate (also for JSON files decoded elsewhere, such as seccomp profiles)."""
+    if not _may_hold_nul_or_surrogate(data):
         return
     try:
-        raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return  # not JSON: the typed decode reports where
+        raw = fastjson.parse(data)
     except RecursionError:
         raise _too_deep(data, file) from None
-    # Iterative, not recursive: the document may be nested as deep as the decoder allows.
+    except ValueError:
+        return  # not JSON: the typed decode reports where
+    _refuse_nul_in(raw, file)
+
+
+def _refuse_nul_in(raw: object, file: str) -> None:
+    # Iterative, not recursive: the document may be nested as deep as the scanner allows.
     stack: list[tuple[str, object]] = [("", raw)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
-            if "\0" in value:
-                raise ConfigError(file, path, "contains a NUL byte (\\u0000), which would cut the string short")
+            _refuse_in_text(value, file, path, "")
         elif isinstance(value, dict):
             for name in value:
-                if "\0" in name:
-                    raise ConfigError(file, path, f"key {shorten(msgspec.json.encode(name).decode())} contains a "
-                                                  "NUL byte (\\u0000)")
+                _refuse_in_text(name, file, path, f"key {shorten(fastjson.quote(name))} ")
             stack.extend((_child_path(path, name), item) for name, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+
+
+def _refuse_in_text(text: str, file: str, path: str, what: str) -> None:
+    if "\0" in text:
+        if what:
+            raise ConfigError(file, path, f"{what}contains a NUL byte (\\u0000)")
+        raise ConfigError(file, path, "contains a NUL byte (\\u0000), which would cut the string short")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a surrogate the \\uXXXX escapes did not pair: not text
+            half = f"\\u{ord(text[exc.start]):04x}"
+            raise ConfigError(file, path, f"{what}contains half of a UTF-16 surrogate pair ({half}), which is not "
+                                          "text") from None
 
 
 def _child_path(path: str, name: str) -> str:
@@ -315,7 +218,7 @@ def _child_path(path: str, name: str) -> str:
 
 
 def _too_deep(data: bytes, file: str) -> ConfigError:
-    """The error for a document nested deeper than the decoder's recursion limit, at the first place it gets
+    """The error for a document nested deeper than the scanner's recursion limit, at the first place it gets
     that deep (counting brackets outside strings)."""
     depth = deepest = where = 0
     in_string = escaped = False

@@ -4,33 +4,29 @@ Decoded once by :mod:`simcon.spec.load`; the rest of SimCon reads these objects,
 
 Conventions:
 
-* Python attributes are snake_case; the JSON name is the spec's camelCase (``rename="camel"``), with an explicit
+* Plain classes on :mod:`simcon.records` (not msgspec: importing it cost ~25 ms of every `create`, issue 11).
+* Python attributes are snake_case; the JSON name is the spec's camelCase (``camel=True``), with an explicit
   ``name=`` where the spec capitalises differently (``hostID``, ``blockIO``, ``kernelTCP``, ``execCPUAffinity``...).
 * Fields the spec calls REQUIRED have no default, so a missing one is a decode error naming its JSON path.
 * Optional lists and maps default to empty, optional objects and scalars to ``None``: callers can iterate without
   checking, and ``if x is None`` means "not given".
-* Unknown fields are ignored (the spec allows extensions); ``omit_defaults`` keeps re-encoded JSON small.
+* Unknown fields are ignored (the spec allows extensions); ``to_builtins`` leaves defaults out.
 * Value checks that need context (namespace names, absolute paths, capabilities) live in
   :mod:`simcon.spec.validate`, not here; only the JSON types and integer ranges are enforced while decoding.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from simcon.records import Int, Record, field
 
-from simcon import interrupts
-
-# Ctrl-C while msgspec creates these classes crashed SimCon later (SIGSEGV in the decoder build): the exception
-# raised by the signal handler inside msgspec's C code can be swallowed there, leaving a half-made class. Signals
-# wait until the module is done (restored at the bottom; an import error ends the process anyway).
-_held = interrupts.block()
-
-import msgspec  # noqa: E402
-
-U16 = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
-U32 = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF_FFFF)]
-U64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec itself rejects values above 2**64-1
-I64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    U16 = U32 = U64 = I64 = int
+else:  # integer ranges, checked while decoding (simcon.records)
+    U16 = Int(0, 0xFFFF)
+    U32 = Int(0, 0xFFFF_FFFF)
+    U64 = Int(0)  # no upper bound is checked (msgspec checked none either)
+    I64 = Int(-(2**63), 2**63 - 1)
 
 __all__ = [
     "BlockIO",
@@ -72,9 +68,8 @@ __all__ = [
 ]
 
 
-class _Model(msgspec.Struct, rename="camel", omit_defaults=True, forbid_unknown_fields=False,
-             repr_omit_defaults=True):
-    """Shared options of every model."""
+class _Model(Record, camel=True):
+    """Shared options of every model: camelCase JSON names, defaults left out of ``to_builtins``."""
 
 
 # --- root, mounts ----------------------------------------------------------------------------------------------
@@ -86,8 +81,8 @@ class Root(_Model):
 
 
 class IdMapping(_Model):
-    container_id: U32 = msgspec.field(name="containerID")
-    host_id: U32 = msgspec.field(name="hostID")
+    container_id: U32 = field(name="containerID")
+    host_id: U32 = field(name="hostID")
     size: U32
 
 
@@ -141,7 +136,7 @@ class Scheduler(_Model):
 
 
 class IoPriority(_Model):
-    io_class: str = msgspec.field(name="class")
+    io_class: str = field(name="class")
     priority: int
 
 
@@ -153,7 +148,7 @@ class ExecCpuAffinity(_Model):
 class Process(_Model):
     terminal: bool = False
     console_size: Box | None = None
-    user: User = msgspec.field(default_factory=User)
+    user: User = field(default_factory=User)
     args: list[str] = []
     command_line: str | None = None
     env: list[str] = []
@@ -166,7 +161,7 @@ class Process(_Model):
     scheduler: Scheduler | None = None
     selinux_label: str | None = None
     io_priority: IoPriority | None = None
-    exec_cpu_affinity: ExecCpuAffinity | None = msgspec.field(default=None, name="execCPUAffinity")
+    exec_cpu_affinity: ExecCpuAffinity | None = field(default=None, name="execCPUAffinity")
 
 
 # --- hooks -----------------------------------------------------------------------------------------------------
@@ -204,9 +199,9 @@ class Memory(_Model):
     reservation: I64 | None = None
     swap: I64 | None = None
     kernel: I64 | None = None
-    kernel_tcp: I64 | None = msgspec.field(default=None, name="kernelTCP")
+    kernel_tcp: I64 | None = field(default=None, name="kernelTCP")
     swappiness: U64 | None = None
-    disable_oom_killer: bool | None = msgspec.field(default=None, name="disableOOMKiller")
+    disable_oom_killer: bool | None = field(default=None, name="disableOOMKiller")
     use_hierarchy: bool | None = None
     check_before_update: bool | None = None
 
@@ -246,9 +241,9 @@ class BlockIO(_Model):
     weight_device: list[WeightDevice] = []
     throttle_read_bps_device: list[ThrottleDevice] = []
     throttle_write_bps_device: list[ThrottleDevice] = []
-    throttle_read_iops_device: list[ThrottleDevice] = msgspec.field(default_factory=list,
+    throttle_read_iops_device: list[ThrottleDevice] = field(default_factory=list,
                                                                     name="throttleReadIOPSDevice")
-    throttle_write_iops_device: list[ThrottleDevice] = msgspec.field(default_factory=list,
+    throttle_write_iops_device: list[ThrottleDevice] = field(default_factory=list,
                                                                      name="throttleWriteIOPSDevice")
 
 
@@ -263,7 +258,7 @@ class InterfacePriority(_Model):
 
 
 class Network(_Model):
-    class_id: U32 | None = msgspec.field(default=None, name="classID")
+    class_id: U32 | None = field(default=None, name="classID")
     priorities: list[InterfacePriority] = []
 
 
@@ -277,7 +272,7 @@ class Resources(_Model):
     memory: Memory | None = None
     cpu: Cpu | None = None
     pids: Pids | None = None
-    block_io: BlockIO | None = msgspec.field(default=None, name="blockIO")
+    block_io: BlockIO | None = field(default=None, name="blockIO")
     hugepage_limits: list[HugepageLimit] = []
     network: Network | None = None
     rdma: dict[str, Rdma] = {}
@@ -308,11 +303,11 @@ class Device(_Model):
 
 
 class IntelRdt(_Model):
-    clos_id: str | None = msgspec.field(default=None, name="closID")
+    clos_id: str | None = field(default=None, name="closID")
     l3_cache_schema: str | None = None
     mem_bw_schema: str | None = None
-    enable_cmt: bool | None = msgspec.field(default=None, name="enableCMT")
-    enable_mbm: bool | None = msgspec.field(default=None, name="enableMBM")
+    enable_cmt: bool | None = field(default=None, name="enableCMT")
+    enable_mbm: bool | None = field(default=None, name="enableMBM")
 
 
 class SeccompArg(_Model):
@@ -377,9 +372,7 @@ class Spec(_Model):
     process: Process | None = None
     hostname: str | None = None
     domainname: str | None = None
-    hooks: Hooks = msgspec.field(default_factory=Hooks)
+    hooks: Hooks = field(default_factory=Hooks)
     annotations: dict[str, str] = {}
-    linux: Linux = msgspec.field(default_factory=Linux)
+    linux: Linux = field(default_factory=Linux)
 
-
-interrupts.restore(_held)

@@ -11,12 +11,10 @@ To add a check: write a generator below and append it to :data:`CHECKS`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 
-import msgspec
-
 from simcon.errors import quote
+from simcon.records import Record
 from simcon.spec.constants import (
     CAPABILITIES,
     DEVICE_TYPES,
@@ -31,7 +29,7 @@ from simcon.spec.model import Process, Spec
 __all__ = ["CHECKS", "Problem", "validate", "validate_process"]
 
 
-class Problem(msgspec.Struct, frozen=True):
+class Problem(Record, frozen=True):
     """One finding: where (`linux.namespaces[3].type`) and what (`duplicate namespace "pid"`)."""
 
     path: str
@@ -51,20 +49,34 @@ def _one_of(names: tuple[str, ...] | list[str]) -> str:
     return ", ".join(names)
 
 
-_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
-_CAP_RE = re.compile(r"CAP_[A-Z_]+")
+# Not `re`: with enum and functools it costs ~10 ms of an import, and these are the only two patterns.
+_CAP_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+
+def _version(text: str) -> tuple[int, int] | None:
+    """(major, minor) of ``MAJOR.MINOR.PATCH``, optionally followed by ``-pre`` or ``+build`` (one line)."""
+    cut = min((i for i in (text.find("-"), text.find("+")) if i >= 0), default=len(text))
+    numbers = text[:cut].split(".")
+    if len(numbers) != 3 or not all(n.isdecimal() for n in numbers) or "\n" in text[cut:]:
+        return None
+    return int(numbers[0]), int(numbers[1])
+
+
+def _is_cap_name(name: str) -> bool:
+    """``CAP_`` and upper-case letters or underscores."""
+    return len(name) > 4 and name.startswith("CAP_") and _CAP_LETTERS.issuperset(name[4:])
 
 
 # --- the whole document ----------------------------------------------------------------------------------------
 
 
 def check_oci_version(spec: Spec, bundle: str) -> Iterator[Problem]:
-    match = _VERSION_RE.fullmatch(spec.oci_version)
-    if match is None:
+    version = _version(spec.oci_version)
+    if version is None:
         yield Problem("ociVersion", f"{_q(spec.oci_version)} is not a version (expected MAJOR.MINOR.PATCH, "
                                     f"like {_q(OCI_VERSION_MAX)})")
         return
-    major, minor = int(match[1]), int(match[2])
+    major, minor = version
     max_major, max_minor = (int(part) for part in OCI_VERSION_MAX.split(".")[:2])
     if major != max_major:
         yield Problem("ociVersion", f"unsupported version {_q(spec.oci_version)}: SimCon supports "
@@ -224,7 +236,7 @@ def _capability_problems(process: Process, prefix: str) -> Iterator[Problem]:
                          ("ambient", caps.ambient)):
         for i, name in enumerate(names):
             where = f"{prefix}capabilities.{field}[{i}]"
-            if not _CAP_RE.fullmatch(name):
+            if not _is_cap_name(name):
                 yield Problem(where, f"{_q(name)} is not a capability name (expected CAP_ and upper case, "
                                      'like "CAP_KILL")')
             elif name not in CAPABILITIES:

@@ -2,9 +2,10 @@
 
 This package is the only reader of the config (``spec``) and of the options for `create`/`run` and `exec`. Everything
 that can fail on bad input fails here, in the parent, with the file and JSON path in the message, before anything
-is made on the host. The result is frozen (``msgspec.Struct(frozen=True)``, tuples for sequences): nothing changes
-a plan after it was built. What only the launch learns (the fds it opens, helper pids, the cgroup directories it
-made, what newgidmap decided) lives in the launcher's own state (``init.plan.ContainerLaunch``/``ExecLaunch``).
+is made on the host. The result is frozen (``simcon.records.Record`` with ``frozen=True``, tuples for sequences):
+nothing changes a plan after it was built. What only the launch learns (the fds it opens, helper pids, the cgroup
+directories it made, what newgidmap decided) lives in the launcher's own state
+(``init.plan.ContainerLaunch``/``ExecLaunch``).
 
     plan_create(id, options)               -> CreatePlan    (container.py: reads the bundle, then build_plan)
         .container   ContainerPlan: what the intermediate and the init do (init/plan.py); .process is a ProcessPlan
@@ -20,9 +21,9 @@ seccomp.py (compiled with libseccomp here), hooks.py, cgroup.py.
 
 How to add a section (a network, logging, a cgroup driver):
 
-1. Write ``runtime/plan/<section>.py``: a frozen ``msgspec.Struct`` for the section and one function
+1. Write ``runtime/plan/<section>.py``: a frozen ``simcon.records.Record`` for the section and one function
    ``<section>_plan(...)`` that reads the config sections and options it needs and returns it, raising
-   ``ConfigError(config_file, json_path, problem)`` for bad input. Put the Struct in ``init/plan.py`` instead
+   ``ConfigError(config_file, json_path, problem)`` for bad input. Put the record in ``init/plan.py`` instead
    if the children must read it (init/ cannot import runtime/).
 2. Add a field to ``CreatePlan`` (parent only) or ``ContainerPlan`` (the children too) with a default, and one
    call in ``build_plan``. New command-line options go on ``options.CreateOptions``/``ExecOptions``.

@@ -8,14 +8,7 @@ the systemd driver (``--systemd-cgroup``, or simcon.toml's ``cgroup_manager`` fo
 
 from __future__ import annotations
 
-from simcon import interrupts
-
-# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
-# wait until the module is done (restored at the bottom).
-_held = interrupts.block()
-
-import msgspec  # noqa: E402
-
+from simcon.records import Record, to_builtins
 from simcon.spec.model import Resources
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
@@ -23,7 +16,7 @@ if TYPE_CHECKING:
     from simcon.spec.model import Linux
 
 
-class CgroupRequest(msgspec.Struct, frozen=True):
+class CgroupRequest(Record, frozen=True):
     path: str | None  # linux.cgroupsPath as the config gives it (None: the driver's default), checked
     resources: Resources  # linux.resources (empty when absent), written at create with the default device rules
     driver: str = "cgroupfs"  # or "systemd"
@@ -38,7 +31,7 @@ class CgroupRequest(msgspec.Struct, frozen=True):
     @property
     def sets_resources(self) -> bool:
         """Whether linux.resources asks for anything (a rootless container without a cgroup warns then)."""
-        return any(msgspec.to_builtins(self.resources).values())
+        return any(to_builtins(self.resources).values())
 
 
 def cgroup_plan(linux: Linux | None, container_id: str, *, systemd: bool = False, systemd_default: bool = False,
@@ -72,5 +65,3 @@ def update_resources(data: bytes, source: str) -> Resources:
     controllers.check(resources, "resources")
     return resources
 
-
-interrupts.restore(_held)

@@ -8,14 +8,6 @@ from __future__ import annotations
 
 import os
 
-from simcon import interrupts
-
-# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
-# wait until the module is done (restored at the bottom).
-_held = interrupts.block()
-
-import msgspec  # noqa: E402
-
 from simcon.errors import UnsupportedError
 from simcon.init.plan import DEFAULT_ROOTFS_PROPAGATION, ContainerPlan, HookPlan
 from simcon.linux.namespaces import NAMESPACES
@@ -25,6 +17,7 @@ from simcon.runtime.plan.hooks import HooksPlan, hooks_plan, start_timeout
 from simcon.runtime.plan.mounts import devices_plan, mounts_plan
 from simcon.runtime.plan.options import CreateOptions, rootless_mode
 from simcon.runtime.plan.process import process_plan
+from simcon.records import Record, to_builtins
 from simcon.spec.model import Process
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
@@ -38,7 +31,7 @@ ROOTFS_PROPAGATION = PROPAGATION_OPTIONS
 INIT_ANNOTATION = "run.oci.simcon.init"
 
 
-class CreatePlan(msgspec.Struct, frozen=True):
+class CreatePlan(Record, frozen=True):
     """Everything `create` does, in plain values; ``container`` is the part its children carry out."""
 
     container_id: str
@@ -211,7 +204,7 @@ def build_plan(spec: Spec, bundle: str, container_id: str, *, config_file: str,
         relay_terminal=process_section.terminal and console_socket is None,
         pid_file=os.path.abspath(options.pid_file) if options.pid_file else None,
         annotations=annotations,
-        process_record=msgspec.to_builtins(spec.process) if spec.process is not None else None,
+        process_record=to_builtins(spec.process) if spec.process is not None else None,
         network=network,
     )
 
@@ -236,5 +229,3 @@ def hooks_from_state(hooks: list[dict]) -> list[HookPlan]:
     """The poststart/poststop hooks recorded in state.json at create."""
     return [HookPlan.from_json(h) for h in hooks]
 
-
-interrupts.restore(_held)

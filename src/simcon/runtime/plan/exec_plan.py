@@ -72,12 +72,16 @@ def _process_for(state: ContainerState, options: ExecOptions) -> tuple[Process, 
 
 
 def _container_process(state: ContainerState) -> Process:
-    import msgspec
-
+    from simcon.records import DecodeError, convert
     from simcon.spec.model import Process
 
     if state.process is not None:
-        return msgspec.convert(state.process, Process)
+        try:
+            return convert(state.process, Process, "process")  # type: ignore[return-value]
+        except DecodeError as exc:  # written by SimCon at create: a damaged record
+            from simcon.errors import StateError
+
+            raise StateError(f"container `{state.id}`: state.json: {exc}", container_id=state.id) from None
     # A container created before SimCon recorded the process: fall back to the bundle's config.
     from simcon.spec.load import load_config
 
@@ -90,8 +94,7 @@ def _container_process(state: ContainerState) -> Process:
 
 def _amend(base: Process, options: ExecOptions) -> Process:
     """runc's rules: args replace, env appends (a later KEY wins), the rest overrides what is given."""
-    import msgspec
-
+    from simcon.records import replace
     from simcon.spec.model import Capabilities
 
     if options.cwd is not None and not os.path.isabs(options.cwd):
@@ -104,19 +107,19 @@ def _amend(base: Process, options: ExecOptions) -> Process:
     uid, gid = user.uid, user.gid
     if options.user:
         uid, gid = _parse_user(options.user, gid)
-    user = msgspec.structs.replace(user, uid=uid, gid=gid,
-                                   additional_gids=list(user.additional_gids) + list(options.additional_gids))
+    user = replace(user, uid=uid, gid=gid,
+                   additional_gids=list(user.additional_gids) + list(options.additional_gids))
     capabilities = base.capabilities
     if options.caps:
         _check_cap_names(options.caps)
         capabilities = capabilities or Capabilities()
-        capabilities = msgspec.structs.replace(
+        capabilities = replace(
             capabilities,
             bounding=_union(capabilities.bounding, options.caps),
             effective=_union(capabilities.effective, options.caps),
             permitted=_union(capabilities.permitted, options.caps),
         )
-    return msgspec.structs.replace(
+    return replace(
         base,
         args=list(options.args),
         env=list(base.env) + list(options.env),

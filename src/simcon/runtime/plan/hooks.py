@@ -8,16 +8,9 @@ always did.
 
 from __future__ import annotations
 
-from simcon import interrupts
-
-# Ctrl-C while msgspec creates these classes could leave a half-made class (see simcon.spec.model): signals
-# wait until the module is done (restored at the bottom).
-_held = interrupts.block()
-
-import msgspec  # noqa: E402
-
 from simcon.errors import ConfigError
 from simcon.init.plan import HookPlan
+from simcon.records import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -27,7 +20,7 @@ START_TIMEOUT_ANNOTATION = "run.oci.simcon.start-timeout"
 DEFAULT_START_TIMEOUT = 120.0  # seconds the parent waits for each answer of its children during create
 
 
-class HooksPlan(msgspec.Struct, frozen=True):
+class HooksPlan(Record, frozen=True):
     prestart: tuple[HookPlan, ...] = ()
     create_runtime: tuple[HookPlan, ...] = ()
     create_container: tuple[HookPlan, ...] = ()
@@ -76,5 +69,3 @@ def _hooks(hooks: list[Hook] | None, default_timeout: int | None) -> tuple[HookP
     return tuple(HookPlan(h.path, tuple(h.args or ()), tuple(h.env or ()),
                           h.timeout if h.timeout is not None else default_timeout) for h in hooks or ())
 
-
-interrupts.restore(_held)
