@@ -8,7 +8,7 @@ here (send, recv, sendmsg, connect, close, fileno) and, like ``socket.socket``, 
 from __future__ import annotations
 
 import _socket
-import array
+import sys
 
 AF_UNIX = _socket.AF_UNIX
 SOCK_STREAM = _socket.SOCK_STREAM
@@ -34,4 +34,6 @@ def connect(path: str) -> Socket:
 
 def send_fds(sock: Socket, data: bytes, fds: list[int]) -> None:
     """Send ``data`` with ``fds`` attached (SCM_RIGHTS), in one message."""
-    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+    # The fds as the C ints SCM_RIGHTS carries, without `array` (it imports collections.abc: ~3 ms).
+    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
