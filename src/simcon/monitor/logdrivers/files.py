@@ -57,7 +57,23 @@ def validate_file_options(driver: str, options: dict[str, str]) -> None:
     parse_bool(driver, "compress", options.get("compress", DEFAULT_COMPRESS))
 
 
-class K8sFile:
+class _FileDriver:
+    """What both file drivers do with their rotating file besides writing records to it."""
+
+    target: FileTarget
+
+    def flush(self) -> None:
+        if self.target.pending:
+            self.target.retry()
+
+    def rotate(self) -> None:
+        self.target.rotate()
+
+    def close(self) -> None:
+        self.target.close()
+
+
+class K8sFile(_FileDriver):
     name = "k8s-file"
 
     def __init__(self, options: dict[str, str], context: LogContext) -> None:
@@ -78,23 +94,13 @@ class K8sFile:
             records = (full + data[:cut - 1].replace(b"\n", b"\n" + full) + b"\n" if cut else b"") + partial
         self.target.write(records)
 
-    def flush(self) -> None:
-        if self.target.pending:
-            self.target.retry()
-
-    def rotate(self) -> None:
-        self.target.rotate()
-
-    def close(self) -> None:
-        self.target.close()
-
 
 # Bytes a JSON string cannot hold as they are: control characters other than the newline (which ends a record
 # here), the quote and the backslash.
 _JSON_SPECIAL = bytes(b for b in range(0x20) if b != 0x0A) + b'"\\'
 
 
-class JsonFile:
+class JsonFile(_FileDriver):
     name = "json-file"
 
     def __init__(self, options: dict[str, str], context: LogContext) -> None:
@@ -128,15 +134,6 @@ class JsonFile:
             records.append(f'{{"log":{quote(last)}{tail}')
         self.target.write("".join(records).encode())
 
-    def flush(self) -> None:
-        if self.target.pending:
-            self.target.retry()
-
-    def rotate(self) -> None:
-        self.target.rotate()
-
-    def close(self) -> None:
-        self.target.close()
 
 
 def parse_k8s_record(line: bytes) -> tuple[str, str, bytes, bool]:
