@@ -7,7 +7,9 @@ a third of the command's run time, and engines call those verbs constantly. The 
 Supported: long and short options, ``--opt value``, ``--opt=value``, ``-bvalue``, ``store_true`` flags, ``type``,
 ``choices``, ``default``, ``dest``; positionals with ``nargs`` None, ``"?"``, ``"*"`` and ``REMAINDER``
 (everything after it is taken verbatim, as `exec ID sh -c ...` needs); ``--`` ends the options; ``-h/--help``;
-one level of subcommands.
+one level of subcommands, which may be made lazily (``add_lazy_parser``): `simcon state` then builds only the
+parser of `state`, not those of all 25 verbs (importing every verb module was half of a `state` beyond the
+interpreter's start).
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class ArgumentParser:
         self._arguments: list[_Argument] = []
         self._subcommands: dict[str, ArgumentParser] = {}
         self._subcommand_help: dict[str, str] = {}
+        self._names: list[str] = []  # every subcommand, made or not, in the order added (help lists them so)
+        self._lazy: dict[str, Callable] = {}  # subcommand -> build(parent): makes it when first needed
         self._subcommand_dest: str | None = None
         self._aliases: dict[str, str] = {}
 
@@ -113,20 +117,39 @@ class ArgumentParser:
         parser = ArgumentParser(f"{self.prog} {name}", description or help, examples)
         self._subcommands[name] = parser
         self._subcommand_help[name] = help or ""
+        if name not in self._names:
+            self._names.append(name)
         return parser
+
+    def add_lazy_parser(self, name: str, build: Callable) -> None:
+        """A subcommand made only when the command line names it, or when all are listed (help, completion):
+        ``build(self)`` then calls ``add_parser(name, ...)`` and configures the result."""
+        self._lazy[name] = build
+        self._names.append(name)
 
     def add_alias(self, alias: str, name: str) -> None:
         """``alias`` parses exactly as the subcommand ``name`` (its dest gets ``alias``; map it back)."""
-        self._subcommands[alias] = self._subcommands[name]
         self._aliases[alias] = name
+
+    def _subcommand(self, name: str) -> ArgumentParser:
+        """The parser of subcommand (or alias) ``name``, made now if it was added lazily."""
+        name = self._aliases.get(name, name)
+        build = self._lazy.pop(name, None)
+        if build is not None:
+            build(self)
+        return self._subcommands[name]
+
+    def _known(self, name: str) -> bool:
+        return name in self._names or name in self._aliases
 
     # -- introspection (shell completion, docs) -----------------------------------------------------------
 
     def subcommands(self) -> dict[str, ArgumentParser]:
         """The subcommands by name, aliases left out."""
-        return {name: p for name, p in self._subcommands.items() if name not in self._aliases}
+        return {name: self._subcommand(name) for name in self._names}
 
     def help_of(self, name: str) -> str:
+        self._subcommand(name)
         return self._subcommand_help.get(name, "")
 
     def aliases(self) -> dict[str, str]:
@@ -178,14 +201,14 @@ class ArgumentParser:
                     raise SystemExit(0)
                 index = self._take_option(token, args, index, namespace)
                 continue
-            if self._subcommands and getattr(namespace, self._subcommand_dest or "", None) is None:
-                if token not in self._subcommands:
-                    hint = _did_you_mean(token, self._subcommands)
+            if self._names and getattr(namespace, self._subcommand_dest or "", None) is None:
+                if not self._known(token):
+                    hint = _did_you_mean(token, [*self._names, *self._aliases])
                     raise UsageError(f"{self.prog}: unknown command {token!r}" + (
-                        f" (did you mean {hint!r}?)" if hint else f" (commands: {', '.join(self.subcommands())})"),
+                        f" (did you mean {hint!r}?)" if hint else f" (commands: {', '.join(self._names)})"),
                         self)
                 setattr(namespace, self._subcommand_dest, token)
-                self._subcommands[token]._parse_into(args[index:], namespace)
+                self._subcommand(token)._parse_into(args[index:], namespace)
                 return
             slot = _next_slot(positionals, filled)
             if slot is None:
@@ -257,7 +280,7 @@ class ArgumentParser:
         usage = [self.prog]
         usage += ["[OPTIONS]"] if any(a.is_option for a in self._arguments) else []
         usage += [a.usage() for a in self._arguments if not a.is_option]
-        if self._subcommands:
+        if self._names:
             usage.append("COMMAND [ARGS ...]")
         lines = [f"usage: {' '.join(usage)}", ""]
         if self.description:
@@ -267,9 +290,9 @@ class ArgumentParser:
             lines.append("arguments:")
             lines += _rows([(a.metavar, a.help or "") for a in positionals])
             lines.append("")
-        if self._subcommands:
+        if self._names:
             lines.append("commands:")
-            lines += _rows(list(self._subcommand_help.items()))
+            lines += _rows([(name, self.help_of(name)) for name in self._names])
             if self._aliases:
                 lines.append("  aliases: " + ", ".join(f"{a} = {n}" for a, n in self._aliases.items()))
             lines.append("")

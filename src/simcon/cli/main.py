@@ -73,11 +73,15 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
     for verb, module_name in VERBS.items():
-        module = import_module(f"simcon.cli.{module_name}")
-        modules[verb] = module
-        verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP,
-                                     examples=getattr(module, "EXAMPLES", ()))
-        module.configure(verb_parser)
+        # Made only when needed: `simcon state` imports and configures `state` alone, not all 25 verb modules.
+        def build(parent: ArgumentParser, verb: str = verb, module_name: str = module_name) -> None:
+            module = import_module(f"simcon.cli.{module_name}")
+            modules[verb] = module
+            verb_parser = parent.add_parser(verb, help=module.HELP, description=module.HELP,
+                                            examples=getattr(module, "EXAMPLES", ()))
+            module.configure(verb_parser)
+
+        sub.add_lazy_parser(verb, build)
     for alias, verb in ALIASES.items():
         sub.add_alias(alias, verb)
     return parser, modules
