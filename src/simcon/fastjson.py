@@ -10,6 +10,7 @@ from __future__ import annotations
 try:
     from _json import encode_basestring as quote  # a JSON string, non-ASCII kept (as errors quote values)
     from _json import encode_basestring_ascii as _quote
+    from _json import make_encoder as _make_encoder
     from _json import make_scanner as _make_scanner
 except ImportError:  # pragma: no cover - other Python implementations
     import json as _std
@@ -76,8 +77,17 @@ else:
             raise ValueError("not JSON")
         return value
 
+    def _unencodable(value: object) -> object:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+    # The compact form by the C encoder `json` uses (state.json, sync messages and log lines are written on every
+    # create): arguments as json.encoder passes them (no circular check, ASCII strings, no NaN).
+    _compact = _make_encoder(None, _unencodable, _quote, None, ":", ",", False, False, False)
+
     def dumps(value: object, indent: int | None = None) -> str:
         """Compact (``{"a":1}``, as runc writes its log lines) or indented with ``indent`` spaces."""
+        if indent is None:
+            return "".join(_compact(value, 0))
         parts: list[str] = []
         _encode(value, parts, indent, 0)
         return "".join(parts)

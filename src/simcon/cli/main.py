@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import import_module
 
 from simcon import faults, interrupts, log
 from simcon.version import OCI_VERSION, __version__
@@ -75,7 +74,8 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     for verb, module_name in VERBS.items():
         # Made only when needed: `simcon state` imports and configures `state` alone, not all 25 verb modules.
         def build(parent: ArgumentParser, verb: str = verb, module_name: str = module_name) -> None:
-            module = import_module(f"simcon.cli.{module_name}")
+            __import__(f"simcon.cli.{module_name}")  # not importlib.import_module: importlib imports warnings
+            module = sys.modules[f"simcon.cli.{module_name}"]
             modules[verb] = module
             verb_parser = parent.add_parser(verb, help=module.HELP, description=module.HELP,
                                             examples=getattr(module, "EXAMPLES", ()))

@@ -7,7 +7,7 @@ The re-exports below are resolved on first use, so ``import simcon.spec`` stays 
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 __all__ = ["decode_process", "default_spec", "features_document", "load_config"]
 
@@ -23,4 +23,5 @@ def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'simcon.spec' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+    __import__(home)  # not importlib.import_module: `importlib` imports `warnings`, on every create
+    return getattr(sys.modules[home], name)
