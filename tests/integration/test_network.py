@@ -422,3 +422,20 @@ def test_delete_when_the_netns_is_already_gone_still_releases_everything(host: N
     subprocess.run(["umount", str(pin)], check=True)  # the namespace dies with its last user: as after a crash
     host.ok("delete", cid)  # DEL with an empty CNI_NETNS: addresses and rules released all the same
     assert host.snapshot() == before
+
+
+def test_network_check_reports_a_healthy_attachment_and_names_what_broke(host: NetHost) -> None:
+    """`network check ID` runs the plugins' CHECK with the result recorded at create (CNI spec: CHECK)."""
+    cid = host.run_detached(["sleep", "60"], "--network", "bridge")
+    proc = host.ok("network", "check", cid)
+    assert proc.stdout == f"{cid}: ok\n"
+    # Break it from outside: the container's address goes away; the bridge plugin's CHECK must notice.
+    pin = host.rt.root / cid / "netns"
+    subprocess.run(["nsenter", f"--net={pin}", "ip", "addr", "flush", "dev", "eth0"], check=True)
+    proc = host.simcon("network", "check", cid)
+    assert proc.returncode == 1, host.rt.describe(proc)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and cid in lines[0] and "CHECK" in lines[0], proc.stderr
+    none = host.run_detached(["sleep", "60"], "--network", "none")
+    proc = host.simcon("network", "check", none)
+    assert proc.returncode == 1 and "not attached to a CNI network" in proc.stderr, proc.stderr

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from simcon.cli.args import ArgumentParser, Namespace
 
-HELP = "list, inspect, create or remove CNI networks"
-ACTIONS = ("ls", "inspect", "create", "rm")
+HELP = "list, inspect, create or remove CNI networks, or check a container's attachment"
+ACTIONS = ("ls", "inspect", "create", "rm", "check")
 EXAMPLES = (
     "simcon network ls",
     "simcon network create backend --subnet 10.90.0.0/24",
     "simcon network inspect simcon",
     "simcon network rm backend",
+    "simcon network check web",
 )
 
 
 def configure(parser: ArgumentParser) -> None:
-    parser.add_argument("action", metavar="ACTION", choices=ACTIONS, help="ls, inspect NAME..., create NAME, rm NAME...")
+    parser.add_argument("action", metavar="ACTION", choices=ACTIONS, help="ls, inspect NAME..., create NAME, rm NAME..., check CONTAINER...")
     parser.add_argument("names", metavar="NAME", nargs="*")
     parser.add_argument("-q", "--quiet", action="store_true", help="ls: print only the names")
     parser.add_argument("--subnet", default="", metavar="CIDR",
@@ -45,6 +46,13 @@ def run(args: Namespace, store) -> int:  # noqa: ANN001
         print(f"{'NAME':<20} {'DRIVER':<10} {'BRIDGE':<16} SUBNETS")
         for row in rows:
             print(f"{row['name']:<20} {row['driver']:<10} {row['bridge']:<16} {','.join(row['subnets'])}")
+        return 0
+    if args.action == "check":
+        if not args.names:
+            raise UsageError("network check: a CONTAINER id is required")
+        for container_id in args.names:
+            network.check_network(store, container_id)  # NetworkError: one line naming the plugin, exit 1
+            print(f"{container_id}: ok")
         return 0
     if not args.names:
         raise UsageError(f"network {args.action}: a network NAME is required")

@@ -363,3 +363,24 @@ def detach(section: dict | None, *, raise_errors: bool = True) -> list[str]:
     if problems and raise_errors:
         raise NetworkError("; ".join(problems), network=section.get("network", ""))
     return problems
+
+
+def check(section: dict | None, container_id: str) -> None:
+    """CHECK with the config, attachment and result recorded at create: each plugin verifies that what it set up
+    is still there (CNI spec). NetworkError names the network and the plugin that found a problem."""
+    if not section or not section.get("config"):
+        raise NetworkError("not attached to a CNI network (created with --network none, host or ns:PATH)",
+                           container_id=container_id)
+    from simcon.network.cni import Attachment, Client, NetworkList
+    from simcon.network.netns import is_pinned
+
+    attachment = Attachment.from_json(section["attachment"])
+    if not is_pinned(attachment.netns):
+        raise NetworkError(f"its network namespace {attachment.netns} is gone (the container stopped?)",
+                           network=section.get("network", ""), container_id=container_id)
+    netlist = NetworkList(section["config"])
+    try:
+        Client(section.get("pluginDirs") or ()).check(netlist, attachment, section.get("result") or {})
+    except NetworkError as exc:
+        exc.container_id = container_id  # the plugin's words, and whose attachment it was
+        raise

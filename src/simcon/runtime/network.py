@@ -82,6 +82,13 @@ def detach_network(state: ContainerState, *, raise_errors: bool = True) -> list[
 # ---- `simcon network` and `simcon port`
 
 
+def check_network(store: StateStore, container_id: str) -> None:
+    """`network check ID`: the CNI plugins' CHECK of the container's attachment; NetworkError when one fails."""
+    from simcon.network.setup import check
+
+    check(store.read_unlocked(container_id).network, container_id)
+
+
 def list_networks(settings: dict) -> list[dict]:
     """name, driver (first plugin), subnets, bridge and file of every network in the store."""
     from simcon.errors import NetworkError
