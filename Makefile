@@ -11,7 +11,7 @@ SHELL := /bin/bash
 # Always Debian's interpreter: `python3` on PATH may be a slow pyenv shim.
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
-# Re-done when pyproject.toml (the dependencies) or this recipe's inputs change.
+# Re-done when pyproject.toml (the dependencies), bin/simcon (installed as a copy) or this recipe's inputs change.
 SETUP_STAMP := $(VENV)/.simcon-setup-stamp
 # `make demo DEMO_RUNTIME=runc` shows the same container under runc (or crun) for comparison.
 DEMO_RUNTIME := $(VENV)/bin/simcon
@@ -24,7 +24,7 @@ setup: $(SETUP_STAMP)
 	@# otherwise recompile its modules, which is most of a `simcon state`.
 	@$(VENV)/bin/python -m compileall -q src
 
-$(SETUP_STAMP): pyproject.toml Makefile scripts/install-deps.sh
+$(SETUP_STAMP): pyproject.toml Makefile scripts/install-deps.sh bin/simcon
 	scripts/install-deps.sh
 	$(VENV)/bin/python -c "" 2>/dev/null || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[test]'
