@@ -6,11 +6,11 @@ report) runs, and cli/main.py turns them into one line and exit 130 / 143.
 
 Some code must not be interrupted halfway: a rollback, the child right after fork. ``deferred()`` blocks both
 signals around such a section; a signal that arrives meanwhile is delivered when it ends. (The config models and
-the plans were once msgspec classes, made and decoded with signals held: an exception raised from a signal handler
-inside msgspec's C code crashed SimCon with SIGSEGV. They are plain Python now, ``simcon.records``, where a Ctrl-C
-is an ordinary KeyboardInterrupt that unwinds like anywhere else, so nothing holds signals for them any more.) Forked children
-call ``reset_in_child()``: they have their own ways to fail, and a parked container init must die of a signal
-as the kernel does it.
+the plans were once msgspec classes, made and decoded with signals held: an exception raised from a signal
+handler inside msgspec's C code crashed SimCon with SIGSEGV. They are plain Python now, ``simcon.records``, where
+a Ctrl-C is an ordinary KeyboardInterrupt that unwinds like anywhere else, so nothing holds signals for them.)
+Forked children call ``reset_in_child()``: they have their own ways to fail, and a parked container init must
+die of a signal as the kernel does it.
 
 Uses `_signal` (the C module): `signal` builds enum classes on import, which every `simcon state` would pay.
 """

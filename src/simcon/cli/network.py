@@ -16,7 +16,8 @@ EXAMPLES = (
 
 
 def configure(parser: ArgumentParser) -> None:
-    parser.add_argument("action", metavar="ACTION", choices=ACTIONS, help="ls, inspect NAME..., create NAME, rm NAME..., check CONTAINER...")
+    parser.add_argument("action", metavar="ACTION", choices=ACTIONS,
+                        help="ls, inspect NAME..., create NAME, rm NAME..., check CONTAINER...")
     parser.add_argument("names", metavar="NAME", nargs="*")
     parser.add_argument("-q", "--quiet", action="store_true", help="ls: print only the names")
     parser.add_argument("--subnet", default="", metavar="CIDR",
