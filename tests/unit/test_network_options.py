@@ -119,25 +119,35 @@ def test_cni_networking_as_non_root_is_refused_in_one_line(monkeypatch: pytest.M
     from simcon.errors import UnsupportedError
     from simcon.network import setup
     from simcon.network.store import NetworkStore
-    from simcon.spec.model import Linux, Namespace, Spec
 
     monkeypatch.setattr(setup.os, "geteuid", lambda: 1000)
-    spec = Spec(oci_version="1.0.2", linux=Linux(namespaces=[Namespace(type="network")]))
+    facts = setup.ConfigFacts("", "", frozenset())  # the config asks for a new network namespace
     with pytest.raises(UnsupportedError, match="--network simcon: CNI networking needs root"):
-        setup.prepare(request_from({"network": "bridge"}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json",
+        setup.prepare(request_from({"network": "bridge"}, None), facts, "c1", str(tmp_path / "c1"), {}, "config.json",
                       NetworkStore(str(tmp_path / "net.d")))
-    assert spec.linux.namespaces == [Namespace(type="network")]  # the spec is untouched
 
 
 def test_an_engines_netns_path_is_joined_and_conflicts_with_network(tmp_path) -> None:  # noqa: ANN001
     from simcon.network import setup
     from simcon.network.store import NetworkStore
-    from simcon.spec.model import Linux, Namespace, Spec
 
-    spec = Spec(oci_version="1.0.2", linux=Linux(namespaces=[Namespace(type="network", path="/run/netns/engine")]))
+    facts = setup.ConfigFacts("/run/netns/engine", "", frozenset())
     store = NetworkStore(str(tmp_path / "net.d"))
-    prepared = setup.prepare(request_from({}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json", store)
-    assert not prepared.pinned and spec.linux.namespaces == [Namespace(type="network", path="/run/netns/engine")]
+    prepared = setup.prepare(request_from({}, None), facts, "c1", str(tmp_path / "c1"), {}, "config.json", store)
+    assert not prepared.pinned and prepared.namespace is None and prepared.mounts == []  # the config decides
     with pytest.raises(UsageError, match="already joins the network namespace /run/netns/engine"):
-        setup.prepare(request_from({"network": "bridge"}, None), spec, "c1", str(tmp_path / "c1"), {}, "config.json",
+        setup.prepare(request_from({"network": "bridge"}, None), facts, "c1", str(tmp_path / "c1"), {}, "config.json",
                       store)
+
+
+def test_host_mode_drops_the_netns_and_mounts_the_hosts_files_unless_the_config_does(tmp_path) -> None:  # noqa: ANN001
+    from simcon.network import setup
+    from simcon.network.store import NetworkStore
+
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 192.0.2.1\n")
+    store = NetworkStore(str(tmp_path / "net.d"))
+    facts = setup.ConfigFacts("", "", frozenset({"/etc/hosts"}))  # the config mounts its own /etc/hosts
+    prepared = setup.prepare(request_from({"network": "host"}, None), facts, "c1", str(tmp_path / "c1"), {},
+                             "config.json", store, str(resolv))
+    assert prepared.namespace == setup.HOST and prepared.mounts == [("/etc/resolv.conf", str(resolv))]

@@ -1,8 +1,9 @@
 """A container's network, from the user's request to CNI ADD and back to DEL.
 
     request_from()  CLI options and run.oci.simcon.* annotations -> NetworkRequest (bad input fails here)
-    prepare()       before anything exists: load the network, check plugins, address and ports; edit the spec
-                    so the container joins the pinned namespace and mounts the generated files
+    prepare()       before anything exists: load the network, check plugins, address and ports; say which network
+                    namespace the container joins and which files it mounts (the plan builder, the one
+                    reader of the config, applies that: runtime/plan/container.py)
     attach()        after the container's state directory exists, before its processes: pin a new netns,
                     record the attachment in the state (so a crash can always be undone), ADD, record the result,
                     write resolv.conf / hosts / hostname
@@ -141,10 +142,28 @@ def _mac(text: str, where: str) -> str:
     return text.lower()
 
 
-class Prepared:
-    """A checked request, ready to attach: the network's list and the CNI client, or nothing to do."""
+class ConfigFacts:
+    """What networking needs to know of the container's config, read by the plan builder (runtime/plan)."""
 
-    __slots__ = ("request", "netlist", "client", "container_id", "hostname", "pinned", "files", "host_resolv_conf")
+    __slots__ = ("netns", "hostname", "mounted")
+
+    def __init__(self, netns: str | None, hostname: str, mounted: frozenset[str]) -> None:
+        self.netns = netns  # the config's network namespace: None (none listed, the host's), "" (a new one), a path
+        self.hostname = hostname  # the config's hostname ("" when it sets none)
+        self.mounted = mounted  # the mount destinations the config lists, normalised
+
+
+HOST = "host"  # Prepared.namespace: leave the host's network namespace (drop the config's entry)
+READ_ONLY_BIND = ("bind", "ro", "nosuid", "nodev", "noexec")
+
+
+class Prepared:
+    """A checked request, ready to attach: the network's list and the CNI client, or nothing to do; and what the
+    plan builder changes in the container's view: ``namespace`` (None: as the config says; ``HOST``; or the path
+    of the network namespace to join) and ``mounts`` ((destination, source) read-only binds to add)."""
+
+    __slots__ = ("request", "netlist", "client", "container_id", "hostname", "pinned", "files", "host_resolv_conf",
+                 "namespace", "mounts")
 
     def __init__(self, request: NetworkRequest, container_id: str) -> None:
         self.request = request
@@ -155,19 +174,15 @@ class Prepared:
         self.pinned = False  # whether SimCon makes (and later removes) the container's network namespace
         self.files: list[tuple[str, str]] = []  # (file in the state dir, destination) to write and bind-mount
         self.host_resolv_conf = netfiles.HOST_RESOLV_CONF
+        self.namespace: str | None = None
+        self.mounts: list[tuple[str, str]] = []
 
 
-def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, taken_ports: dict,  # noqa: ANN001
+def prepare(request: NetworkRequest, config: ConfigFacts, container_id: str, state_dir: str, taken_ports: dict,
             config_file: str, store, host_resolv_conf: str = netfiles.HOST_RESOLV_CONF) -> Prepared:  # noqa: ANN001
-    """Everything that can fail on bad input, before anything is made; edits ``spec`` (namespaces, mounts).
-    ``store``: the network.store.NetworkStore of the settings' directories."""
-    from simcon.spec.model import Linux, Mount, Namespace
-
+    """Everything that can fail on bad input, before anything is made. ``store``: the network.store.NetworkStore
+    of the settings' directories. Reads nothing of the config but ``config``; the result says what to change."""
     prepared = Prepared(request, container_id)
-    if spec.linux is None:
-        spec.linux = Linux()
-    namespaces = spec.linux.namespaces
-    current = next((ns for ns in namespaces if ns.type == "network"), None)
     if request.mode is None:
         return prepared  # as runc: the config decides, an engine's netns path is joined as it is
     if os.geteuid() != 0 and request.mode not in ("host", "ns"):
@@ -175,21 +190,25 @@ def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, ta
 
         raise UnsupportedError(f"--network {request.network or request.mode}: CNI networking needs root "
                                "(a rootless container can use --network host, ns:PATH, or the config's namespace)")
-    if current is not None and current.path:
+    if config.netns:
         raise UsageError(f"--network {request.mode}: {config_file} already joins the network namespace "
-                         f"{current.path} (linux.namespaces)")
+                         f"{config.netns} (linux.namespaces)")
     if request.mode == "host":
-        spec.linux.namespaces = [ns for ns in namespaces if ns.type != "network"]
-        _mount_host_files(spec, Mount, host_resolv_conf)
+        prepared.namespace = HOST
+        # The host's resolv.conf and hosts, read-only (unless the config mounts them).
+        for destination, host_file in (("/etc/resolv.conf", host_resolv_conf), ("/etc/hosts", "/etc/hosts")):
+            source = os.path.realpath(host_file)
+            if os.path.isfile(source) and destination not in config.mounted:
+                prepared.mounts.append((destination, source))
         return prepared
     if request.mode == "ns":
         if not os.path.exists(request.ns_path):
             raise UsageError(f"--network ns:{request.ns_path}: no such file")
-        _set_netns(spec, Namespace, request.ns_path)
+        prepared.namespace = request.ns_path
         return prepared
     prepared.pinned = True
-    _set_netns(spec, Namespace, os.path.join(state_dir, NETNS_FILE))
-    prepared.hostname = spec.hostname or container_id[:63]
+    prepared.namespace = os.path.join(state_dir, NETNS_FILE)
+    prepared.hostname = config.hostname or container_id[:63]
     from simcon.network.cni import Client
 
     prepared.host_resolv_conf = host_resolv_conf
@@ -206,30 +225,11 @@ def prepare(request: NetworkRequest, spec, container_id: str, state_dir: str, ta
             check_free(request.ports, taken_ports)
         prepared.netlist = netlist
     for name, destination in GENERATED:
-        if not _config_mounts(spec, destination):
+        if destination not in config.mounted:
             source = os.path.join(state_dir, name)
             prepared.files.append((source, destination))
-            spec.mounts.append(Mount(destination=destination, source=source, type="bind",
-                                     options=["bind", "ro", "nosuid", "nodev", "noexec"]))
+            prepared.mounts.append((destination, source))
     return prepared
-
-
-def _set_netns(spec, namespace_cls, path: str) -> None:  # noqa: ANN001
-    spec.linux.namespaces = [ns for ns in spec.linux.namespaces if ns.type != "network"]
-    spec.linux.namespaces.append(namespace_cls(type="network", path=path))
-
-
-def _config_mounts(spec, destination: str) -> bool:  # noqa: ANN001
-    return any(os.path.normpath(m.destination) == destination for m in spec.mounts or [])
-
-
-def _mount_host_files(spec, mount_cls, host_resolv_conf: str) -> None:  # noqa: ANN001
-    """Host networking: the host's resolv.conf and hosts, read-only (unless the config mounts them)."""
-    for destination, host_file in (("/etc/resolv.conf", host_resolv_conf), ("/etc/hosts", "/etc/hosts")):
-        source = os.path.realpath(host_file)
-        if os.path.isfile(source) and not _config_mounts(spec, destination):
-            spec.mounts.append(mount_cls(destination=destination, source=source, type="bind",
-                                         options=["bind", "ro", "nosuid", "nodev", "noexec"]))
 
 
 def _check_ip(request: NetworkRequest, netlist) -> None:  # noqa: ANN001

@@ -22,17 +22,19 @@ def wants_network(options: dict, annotations: dict | None) -> bool:
     return any(k.startswith("run.oci.simcon.") and k[15:] in OPTION_KEYS for k in annotations or {})
 
 
-def prepare_network(store: StateStore, container_id: str, spec, options: dict, config_file: str):  # noqa: ANN001, ANN201
-    """A ``network.setup.Prepared`` (the spec edited to join and mount what attach makes), or None."""
-    if not wants_network(options, spec.annotations):
+def prepare_network(store: StateStore, container_id: str, config, annotations: dict | None,  # noqa: ANN001
+                    options: dict, config_file: str):  # noqa: ANN201
+    """A ``network.setup.Prepared`` (which namespace to join and what to mount, for the plan builder), or None.
+    ``config``: the ``network.setup.ConfigFacts`` the plan builder read from the config."""
+    if not wants_network(options, annotations):
         return None
     from simcon.network.setup import prepare, request_from
 
-    request = request_from(options, spec.annotations)
+    request = request_from(options, annotations)
     if request.mode is None:
         return None
     settings = options.get("settings") or {}
-    return prepare(request, spec, container_id, store.container_dir(container_id), published_ports(store),
+    return prepare(request, config, container_id, store.container_dir(container_id), published_ports(store),
                    config_file, network_store(settings),
                    settings.get("host_resolv_conf") or "/etc/resolv.conf")
 

@@ -62,10 +62,10 @@ class CreatePlan(Record, frozen=True):
 def plan_create(store: StateStore, container_id: str, options: CreateOptions) -> CreatePlan:
     """Read the bundle's config.json (warnings go to the log) and build the plan of `create`.
 
-    The network request (runtime.network) is prepared first: it checks the options and edits the loaded spec to
-    join the namespace and mount the files the CNI ADD will make; the plan then carries what attach needs."""
+    The network request (runtime.network) is prepared first: it checks the options against what the config says
+    and answers which network namespace to join and which files the CNI ADD will make to mount; that is applied
+    to the loaded spec here, and the plan then carries what attach needs."""
     from simcon import log
-    from simcon.runtime.network import prepare_network
     from simcon.spec.load import load_config_with_warnings
 
     bundle = os.path.abspath(options.bundle)
@@ -73,8 +73,34 @@ def plan_create(store: StateStore, container_id: str, options: CreateOptions) ->
     spec, warnings = load_config_with_warnings(bundle)
     for problem in warnings:
         log.warning(f"{config_file}: {problem}")
-    network = prepare_network(store, container_id, spec, options.network, config_file)
+    network = _network(store, container_id, spec, options, config_file)
     return build_plan(spec, bundle, container_id, config_file=config_file, options=options, network=network)
+
+
+def _network(store: StateStore, container_id: str, spec: Spec, options: CreateOptions, config_file: str) -> object:
+    """The prepared network request (None: none), its namespace and mounts applied to ``spec``."""
+    from simcon.runtime.network import prepare_network, wants_network
+
+    if not wants_network(options.network, spec.annotations):
+        return None  # a plain runc-style create never imports the network package
+    from simcon.network.setup import HOST, READ_ONLY_BIND, ConfigFacts
+    from simcon.spec.model import Linux, Mount, Namespace
+
+    if spec.linux is None:
+        spec.linux = Linux()
+    current = next((ns for ns in spec.linux.namespaces if ns.type == "network"), None)
+    facts = ConfigFacts(None if current is None else current.path or "", spec.hostname or "",
+                        frozenset(os.path.normpath(m.destination) for m in spec.mounts))
+    prepared = prepare_network(store, container_id, facts, spec.annotations, options.network, config_file)
+    if prepared is None:
+        return None
+    if prepared.namespace is not None:
+        others = [ns for ns in spec.linux.namespaces if ns.type != "network"]
+        joined = [] if prepared.namespace == HOST else [Namespace(type="network", path=prepared.namespace)]
+        spec.linux.namespaces = others + joined
+    for destination, source in prepared.mounts:
+        spec.mounts.append(Mount(destination=destination, source=source, type="bind", options=list(READ_ONLY_BIND)))
+    return prepared
 
 
 def build_plan(spec: Spec, bundle: str, container_id: str, *, config_file: str,
