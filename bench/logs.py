@@ -97,17 +97,7 @@ def simcon_run(scene: Scene, driver: str, idle: bool = False) -> tuple[float, in
     state = json.loads((root / cid / "state.json").read_text())
     monitor = state["monitor_pid"]
     time.sleep(0.5)  # the monitor has exec'd its lean interpreter
-    sample: list[int] = []
-    if idle:
-        sample.append(pss_kb(monitor) or 0)
-    start = time.monotonic()
-    (scene.data / "go").touch()
-    wait_exit(monitor, sample)
-    elapsed = time.monotonic() - start
-    size = log.stat().st_size
-    subprocess.run([SIMCON, "--root", str(root), "delete", "--force", cid], check=False)
-    log.unlink(missing_ok=True)
-    return elapsed, max(sample or [0]), size
+    return _measure(scene, monitor, log, idle, [SIMCON, "--root", str(root), "delete", "--force", cid])
 
 
 def conmon_run(scene: Scene, idle: bool = False) -> tuple[float, int, int]:
@@ -132,6 +122,12 @@ def conmon_run(scene: Scene, idle: bool = False) -> tuple[float, int, int]:
     CONMONS.append(monitor)
     subprocess.run([RUNC, "--root", str(root), "start", cid], check=True)
     time.sleep(0.5)
+    return _measure(scene, monitor, log, idle, [RUNC, "--root", str(root), "delete", "--force", cid])
+
+
+def _measure(scene: Scene, monitor: int, log: Path, idle: bool, delete: list[str]) -> tuple[float, int, int]:
+    """The monitor's Pss before the writer starts (``idle``), then the writer released and timed until the
+    monitor exits (its Pss sampled meanwhile); the log's size; the container deleted and its log removed."""
     sample: list[int] = []
     if idle:
         sample.append(pss_kb(monitor) or 0)
@@ -140,7 +136,7 @@ def conmon_run(scene: Scene, idle: bool = False) -> tuple[float, int, int]:
     wait_exit(monitor, sample)
     elapsed = time.monotonic() - start
     size = log.stat().st_size
-    subprocess.run([RUNC, "--root", str(root), "delete", "--force", cid], check=False, stderr=subprocess.DEVNULL)
+    subprocess.run(delete, check=False, stderr=subprocess.DEVNULL)
     log.unlink(missing_ok=True)
     return elapsed, max(sample or [0]), size
 
