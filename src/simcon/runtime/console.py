@@ -89,8 +89,10 @@ class Relay:
             self._done.set()
 
     def finish(self, timeout: float = 1.0) -> None:
-        """After the container exited: let the last output through, then restore the terminal."""
-        self._done.wait(timeout)
+        """After the container exited: let the last output through, then restore the terminal. (Never started, as
+        when `start` failed: there is no output to wait for.)"""
+        if self._thread.ident is not None:
+            self._done.wait(timeout)
         if self._saved is not None:
             termios.tcsetattr(self.stdin, termios.TCSADRAIN, self._saved)
         os.close(self.master)
