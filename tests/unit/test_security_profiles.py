@@ -131,7 +131,10 @@ def test_docker_profile_is_resolved_for_arch_caps_and_kernel(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("text", "needle"), [
-    ("{nope", "invalid JSON at line 1"),
+    ("{nope", "invalid JSON at line 1 column 2"),
+    ('{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": [1,]}', "invalid JSON at line 2 column 17: trailing comma"),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "comment": "a\\u0000b"}', "comment: contains a NUL byte"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ("[1, 2]", "expected a JSON object"),
     ('{"syscalls": []}', "defaultAction: required"),
     ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", '

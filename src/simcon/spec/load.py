@@ -31,17 +31,29 @@ from simcon.spec.model import Process, Resources, Seccomp, Spec
 from simcon.spec.validate import Problem, validate, validate_process
 
 __all__ = ["decode_config", "decode_process", "decode_seccomp", "load_config", "load_config_with_warnings",
-           "read_json_file", "refuse_nul"]
+           "parse_json_file", "read_json_file"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from simcon.records import Record
 
 
-def _decode(data: bytes, model: type[Record], file: str) -> Record:
+def parse_json_file(file: str) -> object:
+    """A JSON input file that has no typed model (a Docker seccomp profile), as dicts and lists, refused as
+    config.json would be: not a regular file, not JSON (line and column), a NUL or lone surrogate, too deep."""
+    data = read_json_file(file)
+    return _parse_checked(data, file)
+
+
+def _parse_checked(data: bytes, file: str) -> object:
     raw = _parse(data, file)
     if _may_hold_nul_or_surrogate(data):
         _refuse_nul_in(raw, file)
+    return raw
+
+
+def _decode(data: bytes, model: type[Record], file: str) -> Record:
+    raw = _parse_checked(data, file)
     try:
         return convert(raw, model)
     except DecodeError as exc:
@@ -165,20 +177,6 @@ def _may_hold_nul_or_surrogate(data: bytes) -> bool:
     """JSON can only carry a NUL, or half of a UTF-16 surrogate pair, inside a string as an escape (a raw control
     byte is a syntax error, and the bytes are UTF-8): these searches keep the walk off the common path."""
     return b"\\u0000" in data or b"\\ud" in data or b"\\uD" in data
-
-
-def refuse_nul(data: bytes, file: str) -> None:
-    """Raise a ConfigError at the first string or key (document order) that holds a NUL byte or a lone UTF-16
-    surrogate (also for JSON files decoded elsewhere, such as seccomp profiles)."""
-    if not _may_hold_nul_or_surrogate(data):
-        return
-    try:
-        raw = fastjson.parse(data)
-    except RecursionError:
-        raise _too_deep(data, file) from None
-    except ValueError:
-        return  # not JSON: the typed decode reports where
-    _refuse_nul_in(raw, file)
 
 
 def _refuse_nul_in(raw: object, file: str) -> None:

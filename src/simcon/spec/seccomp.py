@@ -17,8 +17,8 @@ import os
 from simcon import fastjson
 from simcon.errors import ConfigError, quote
 
-# On the create path of every config with a seccomp section (for the names below): `json`, `platform` and `copy`
-# are imported only where a profile file is read (json and platform compile regexes on import: ~17 ms).
+# On the create path of every config with a seccomp section (for the names below): no `json` or `platform` (they
+# compile regexes on import: ~17 ms); `copy` only where a profile file is read.
 
 __all__ = ["ACTIONS", "FLAGS", "OPERATORS", "default_profile", "profile_from_file", "profile_problems"]
 
@@ -63,19 +63,10 @@ def profile_from_file(path: str, bounding: list[str], *, machine: str | None = N
     Raises ``ConfigError`` naming the file and the JSON path of what is wrong.
     """
     import copy
-    import json
 
-    from simcon.spec.load import read_json_file, refuse_nul
+    from simcon.spec.load import parse_json_file
 
-    raw = read_json_file(path)
-    refuse_nul(raw, path)
-    try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise ConfigError(path, "", "invalid JSON: nested too deeply") from None
-    except ValueError as exc:
-        line = getattr(exc, "lineno", 0)
-        raise ConfigError(path, "", f"invalid JSON at line {line}: {getattr(exc, 'msg', exc)}") from None
+    data = parse_json_file(path)  # the same refusals and error texts as config.json's
     if not isinstance(data, dict):
         raise ConfigError(path, "", "expected a JSON object (a seccomp profile)")
     if _is_docker_format(data):
